@@ -1,0 +1,33 @@
+# Shared helpers for tools/setup.d/*.sh (sourced, not run).
+
+# apt-get that waits for the dpkg lock and never asks.
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+
+# venv_pip VENV ARGS...: pip in a venv; shows the tail of its log only when it fails.
+venv_pip() {
+    local venv=$1 log rc=0
+    shift
+    log=$(mktemp)
+    "$venv/bin/pip" --disable-pip-version-check "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" != 0 ]; then
+        grep -v '^WARNING: Location' "$log" | tail -20 >&2
+    fi
+    rm -f "$log"
+    return "$rc"
+}
+
+# ensure_venv VENV HASH_INPUT_FILES... -- PIP_INSTALL_ARGS...: create VENV and install into
+# it unless the hash of the listed files matches the last install.
+ensure_venv() {
+    local venv=$1 files=() want
+    shift
+    while [ "$1" != "--" ]; do files+=("$1"); shift; done
+    shift
+    [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+    want=$(cat "${files[@]}" | sha256sum | cut -c1-16)
+    if [ "$(cat "$venv/.requirements-hash" 2>/dev/null)" != "$want" ]; then
+        venv_pip "$venv" install -q --upgrade pip
+        venv_pip "$venv" install -q "$@"
+        echo "$want" > "$venv/.requirements-hash"
+    fi
+}
