@@ -28,7 +28,7 @@ def _boot_heat() -> None:
 
     for noisy in ("heat", "stevedore", "oslo_config", "keystoneauth"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    if not cfg.CONF._args:  # noqa: SLF001 - parse once; a second call would raise
+    if not cfg.CONF._args:
         cfg.CONF([], project="heat", default_config_files=[])
     resources.initialise()
 

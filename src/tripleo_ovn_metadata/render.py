@@ -37,8 +37,8 @@ def find_role(roles: Sequence[Mapping[str, Any]], name: str, roles_path: Path) -
 
 def merged_environment(env_files: Sequence[Path]) -> dict[str, Any]:
     """Merge environment files the way the heat CLI does (heatclient's own code)."""
-    from heatclient.common import template_utils
     from heatclient import exc as heat_exc
+    from heatclient.common import template_utils
 
     for env_file in env_files:
         yamlio.load_mapping(env_file)  # one-line errors for missing files and bad YAML
@@ -51,13 +51,16 @@ def merged_environment(env_files: Sequence[Path]) -> dict[str, Any]:
     return env
 
 
-def generated_defaults(env: Mapping[str, Any], roles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def generated_defaults(
+    env: Mapping[str, Any], roles: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """Passwords and image parameters as tripleo-common makes them for a new plan."""
     from tripleo_common.image import kolla_builder
     from tripleo_common.utils import passwords
 
     values: dict[str, Any] = dict(passwords.generate_passwords())
-    values.update(kolla_builder.container_images_prepare_multi(dict(env), list(roles), dry_run=True))
+    images = kolla_builder.container_images_prepare_multi(dict(env), list(roles), dry_run=True)
+    values.update(images)
     return values
 
 
