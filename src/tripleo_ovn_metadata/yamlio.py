@@ -63,6 +63,21 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineLis
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
+#: The same loader on libyaml's parser when PyYAML has it (about 7x faster on big trees).
+_FastLineLoader: type[yaml.SafeLoader] = _LineLoader
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CLineLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
+        """CSafeLoader that builds LineDict/LineList."""
+
+    _CLineLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+    )
+    _CLineLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence
+    )
+    _FastLineLoader = _CLineLoader
+
 
 def _read(path: Path) -> str:
     try:
@@ -92,9 +107,13 @@ def load(path: str | Path) -> Any:
     return _parse(Path(path), yaml.SafeLoader)
 
 
-def load_with_lines(path: str | Path) -> Any:
-    """Parse a YAML file into LineDict/LineList data, or raise InputError naming the file."""
-    return _parse(Path(path), _LineLoader)
+def load_with_lines(path: str | Path, *, fast: bool = False) -> Any:
+    """Parse a YAML file into LineDict/LineList data, or raise InputError naming the file.
+
+    ``fast`` uses libyaml when available (same data; syntax messages may word things
+    slightly differently).
+    """
+    return _parse(Path(path), _FastLineLoader if fast else _LineLoader)
 
 
 def load_mapping(path: str | Path, *, with_lines: bool = False) -> dict:

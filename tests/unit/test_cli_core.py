@@ -1,0 +1,38 @@
+"""The CLI core: subcommand registry, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tripleo_ovn_metadata import cli
+from tripleo_ovn_metadata.errors import InputError
+
+
+def test_every_listed_command_has_the_module_contract() -> None:
+    for name in cli.COMMANDS:
+        module = cli._command_module(name)
+        assert isinstance(module.HELP, str) and module.HELP
+        assert callable(module.add_arguments) and callable(module.run)
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        assert name in out
+
+
+def test_bundle_error_becomes_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = cli._command_module(cli.COMMANDS[0])
+
+    def failing_run(args: object) -> int:
+        raise InputError("some/file.yaml", "what is wrong", line=7)
+
+    monkeypatch.setattr(module, "run", failing_run)
+    assert cli.main([cli.COMMANDS[0]]) == 1
+    err = capsys.readouterr().err
+    assert err == f"tripleo-ovn-metadata {cli.COMMANDS[0]}: error: some/file.yaml:7: what is wrong\n"
