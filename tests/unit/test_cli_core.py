@@ -35,4 +35,5 @@ def test_bundle_error_becomes_one_line_and_exit_1(
     monkeypatch.setattr(module, "run", failing_run)
     assert cli.main([cli.COMMANDS[0]]) == 1
     err = capsys.readouterr().err
-    assert err == f"tripleo-ovn-metadata {cli.COMMANDS[0]}: error: some/file.yaml:7: what is wrong\n"
+    expected = "error: some/file.yaml:7: what is wrong\n"
+    assert err == f"tripleo-ovn-metadata {cli.COMMANDS[0]}: {expected}"
