@@ -1,0 +1,84 @@
+"""``tripleo-ovn-metadata config``: generate the agent's configuration with Puppet."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tripleo_ovn_metadata import config
+from tripleo_ovn_metadata.errors import InputError
+
+HELP = (
+    "Generate the agent's configuration as container-puppet does: render the service with "
+    "Heat, write hieradata and run puppet apply --tags into a config-data dir; prints the "
+    "config hash."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register config's options."""
+    parser.add_argument(
+        "-e", "--environment-file", dest="env_files", action="append", default=[],
+        type=Path, metavar="ENV", help="Heat environment file (repeatable, later wins)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-p", "--parameter", dest="parameters", action="append", default=[],
+        metavar="KEY=VALUE", help="template parameter; VALUE is read as YAML (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--hieradata", type=Path, metavar="FILE",
+        help="extra hieradata (YAML mapping) above the rendered config_settings: "
+        "ovn_dbs_vip (required here), fqdn_canonical, overrides",
+    )  # fmt: skip
+    parser.add_argument("--role", default="Compute", help="role to render (default: %(default)s)")
+    parser.add_argument(
+        "-r", "--roles-file", type=Path, metavar="ROLES",
+        help="roles file (default: the bundle's roles_data.yaml)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--output", type=Path, default=config.DEFAULT_OUTPUT, metavar="DIR",
+        help="config-data directory to write (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--step", type=int, default=4, help="deployment step given to Puppet (default: 4)"
+    )
+    parser.add_argument(
+        "--config-image", metavar="IMAGE",
+        help="run Puppet in this image when podman has it (default: the template's "
+        "config_image); otherwise in a private mount namespace on the host",
+    )  # fmt: skip
+
+
+def parse_parameters(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a parameters dict (values parsed as YAML)."""
+    parameters: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError("--parameter", f"expected KEY=VALUE, got {key!r} without a value")
+        try:
+            parameters[key] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            raise InputError("--parameter", f"{key}: VALUE is not valid YAML") from None
+    return parameters
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate, then print where, whether it changed, and the config hash."""
+    result = config.generate(
+        role=args.role,
+        env_files=args.env_files,
+        parameters=parse_parameters(args.parameters),
+        roles_data=args.roles_file,
+        hieradata_file=args.hieradata,
+        output=args.output,
+        step_number=args.step,
+        config_image=args.config_image,
+    )
+    state = "changed" if result.changed else "unchanged"
+    print(f"{result.output}: {len(result.files)} files, {state} (puppet ran via {result.engine})")
+    print(f"config hash: {result.config_hash}")
+    return 0
