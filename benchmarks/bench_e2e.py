@@ -1,0 +1,61 @@
+"""Benchmark the standalone deploy: deploy (warm images) to the first 200, a no-op redeploy,
+and metadata latency p50/p99 over 500 requests from a VM through the agent.
+
+Run as root on a machine with nothing deployed and the images already in the local
+registry (``tripleo-ovn-metadata image build``), e.g. ``.venv/bin/python
+benchmarks/bench_e2e.py``. It destroys what it deployed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tripleo_ovn_metadata import deploy, verify
+
+TOOL = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "tripleo-ovn-metadata"
+
+
+def _tool(*args: str) -> float:
+    started = time.monotonic()
+    proc = subprocess.run([str(TOOL), "-q", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"bench_e2e: tripleo-ovn-metadata {' '.join(args)} failed: {proc.stderr.strip()}")
+    return time.monotonic() - started
+
+
+def main() -> int:
+    """Print the figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500)
+    args = parser.parse_args()
+    if deploy.read_record():
+        sys.exit("bench_e2e: something is deployed; run tripleo-ovn-metadata destroy first")
+    try:
+        started = time.monotonic()
+        deploy_s = _tool("deploy")
+        with verify.test_vms(1) as (vm,):
+            status, body = verify.wait_for(vm, lambda s, b: s == 200, 120)
+            first_200 = time.monotonic() - started
+            if status != 200 or body != vm.instance:
+                sys.exit(f"bench_e2e: no metadata for the VM (HTTP {status})")
+        noop_s = _tool("deploy")
+        values = verify.latencies(args.requests)
+    finally:
+        destroy_s = _tool("destroy")
+    p50, p99 = verify.percentile(values, 50), verify.percentile(values, 99)
+    print(f"deploy (warm images)                 {deploy_s:8.1f} s")
+    print(f"deploy start -> first HTTP 200 in VM {first_200:8.1f} s")
+    print(f"no-op redeploy                       {noop_s:8.1f} s"
+          f"   ({noop_s / deploy_s:.2f} x deploy)")
+    print(f"metadata latency over {len(values)} requests  p50 {p50 * 1000:6.1f} ms"
+          f"   p99 {p99 * 1000:6.1f} ms   (p99/p50 {p99 / p50:.1f})")
+    print(f"destroy                              {destroy_s:8.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

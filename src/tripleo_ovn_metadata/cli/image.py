@@ -1,0 +1,65 @@
+"""``tripleo-ovn-metadata image``: build and push the images, or patch the agent image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tripleo_ovn_metadata import image, patch, registry
+from tripleo_ovn_metadata.progress import human_bytes
+
+HELP = "build the kolla image chain and push it, or patch the agent image (dev loop)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``build`` and ``patch``."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    build = sub.add_parser("build", help="build what is missing and push it to the registry")
+    patcher = sub.add_parser("patch", help="one thin layer of packages or source on the agent")
+    for each in (build, patcher):
+        each.add_argument("--registry", default=registry.DEFAULT_ADDRESS,
+                          help="local registry host:port (default %(default)s)")
+        each.add_argument("--env-file", type=Path,
+                          help="write a Heat env file with the image parameters here")
+    build.add_argument("--force", action="store_true", help="rebuild and push even if present")
+    patcher.add_argument("--rpm", nargs="+", type=Path, default=[], metavar="FILE")
+    patcher.add_argument("--deb", nargs="+", type=Path, default=[], metavar="FILE")
+    patcher.add_argument("--wheel", nargs="+", type=Path, default=[], metavar="FILE")
+    patcher.add_argument("--source", nargs="+", type=Path, default=[], metavar="DIR",
+                         help="Python source tree(s), e.g. a neutron checkout")
+    patcher.add_argument("--from", dest="base", metavar="REF",
+                         help="image to patch (default: the current agent image)")
+    patcher.add_argument("--config-image", action="store_true",
+                         help="patch the config image too (ContainerNeutronConfigImage)")
+
+
+def _show(param: str, pushed: image.Pushed) -> None:
+    note = ("already in the registry" if pushed.skipped
+            else f"uploaded {human_bytes(pushed.uploaded)}")
+    print(f"{param}: {pushed.ref}")
+    print(f"  digest {pushed.by_digest} ({note}, image {human_bytes(pushed.size)})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build or patch, print the refs (and bytes), write the env file when asked."""
+    if args.action == "build":
+        result = image.build_and_push(args.registry, force=args.force)
+        for param, pushed in result.items():
+            _show(param, pushed)
+        refs = {param: pushed.ref for param, pushed in result.items()}
+    else:
+        inputs = patch.Inputs(rpms=args.rpm, debs=args.deb, wheels=args.wheel,
+                              sources=args.source)
+        result = patch.patch(inputs, base=args.base, config_image=args.config_image,
+                             address=args.registry)
+        _show("ContainerOvnMetadataImage", result.pushed)
+        for param, pushed in result.extra.items():
+            _show(param, pushed)
+        print(f"  layer {human_bytes(result.layer_bytes)} of {human_bytes(result.image_bytes)} "
+              f"({result.layer_bytes / max(result.image_bytes, 1):.1%})")
+        refs = {"ContainerOvnMetadataImage": result.pushed.ref}
+        refs.update({param: pushed.ref for param, pushed in result.extra.items()})
+    if args.env_file:
+        image.write_env_file(args.env_file, refs, args.registry)
+        print(f"wrote {args.env_file}")
+    return 0

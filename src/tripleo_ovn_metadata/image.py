@@ -1,0 +1,210 @@
+"""Build the image chain with buildah, push it to the local registry, and name the refs.
+
+The kolla recipe is rendered by kolla-build (see :mod:`kolla_recipe`) and each image is
+built with ``buildah bud --runtime runc`` in its rendered directory. Images are tagged
+with content hashes, so an existing tag means "already built" (locally) or "already
+pushed" (in the registry), and a failed build or push never moves an existing tag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tripleo_ovn_metadata import kolla_recipe, paths, registry
+from tripleo_ovn_metadata.errors import InputError, ToolError
+from tripleo_ovn_metadata.procs import run
+from tripleo_ovn_metadata.progress import step
+from tripleo_ovn_metadata.yamlio import dump
+
+#: Heat parameter -> image name, for the env file and ensure_images().
+PARAMS = {
+    "ContainerOvnMetadataImage": kolla_recipe.AGENT,
+    "ContainerNeutronConfigImage": kolla_recipe.CONFIG,
+}
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """One image in the registry: its ref, digest and the bytes this push uploaded."""
+
+    ref: str
+    digest: str
+    uploaded: int
+    size: int
+    skipped: bool = False
+
+    @property
+    def by_digest(self) -> str:
+        """``registry/ns/name@sha256:…``, the ref that pins exactly this image."""
+        return f"{self.ref.rsplit(':', 1)[0]}@{self.digest}"
+
+
+def local_ref(name: str, tag: str) -> str:
+    """The containers-storage name of a built image."""
+    return f"{kolla_recipe.LOCAL_NAMESPACE}/{name}:{tag}"
+
+
+def remote_ref(address: str, name: str, tag: str) -> str:
+    """The registry name of an image."""
+    return f"{address}/{registry.NAMESPACE}/{name}:{tag}"
+
+
+def local_exists(ref: str) -> bool:
+    """True if containers-storage holds ``ref``."""
+    return run(["podman", "image", "exists", ref], check=False).returncode == 0
+
+
+def image_size(ref: str) -> int:
+    """Uncompressed size of a local image in bytes."""
+    out = run(["podman", "image", "inspect", "--format", "{{.Size}}", ref]).stdout
+    return int(out.strip() or 0)
+
+
+def tags() -> dict[str, str]:
+    """Image name -> content tag for the current recipe (and Puppet module)."""
+    chain = kolla_recipe.chain_tag()
+    result = {name: chain for name, _ in kolla_recipe.CHAIN}
+    result[kolla_recipe.CONFIG] = f"{chain}-{kolla_recipe.module_hash()}"
+    return result
+
+
+def _bud(name: str, tag: str, context: Path, *, no_cache: bool = False) -> None:
+    ref = local_ref(name, tag)
+    # --force-rm: a failed RUN leaves no working container behind.
+    cache = ["--no-cache"] if no_cache else ["--layers"]
+    with step(f"build {name}:{tag}") as current:
+        try:
+            run(["buildah", "bud", "--runtime", "runc", *cache, "--force-rm", "--format", "docker",
+                 "-f", str(context / "Dockerfile"), "-t", ref, str(context)])
+        except ToolError as exc:
+            raise ToolError(f"building {name} failed: {exc}") from None
+        current.nbytes = image_size(ref)
+
+
+def build(*, force: bool = False, no_cache: bool = False) -> dict[str, str]:
+    """Build whatever of the chain is missing locally; return name -> local ref.
+
+    ``force`` rebuilds present images (reusing buildah's layer cache unless ``no_cache``).
+    """
+    wanted = tags()
+    with _build_lock():
+        rendered = kolla_recipe.render(wanted[kolla_recipe.AGENT])
+        return _build_chain(rendered, wanted, force=force, no_cache=no_cache)
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One build at a time per cache dir (tests, e2e and CLI may ask together)."""
+    paths.cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(paths.cache_dir() / "image-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], *, force: bool,
+                 no_cache: bool) -> dict[str, str]:
+    refs: dict[str, str] = {}
+    for name, _ in kolla_recipe.CHAIN:
+        tag = wanted[name]
+        ref = local_ref(name, tag)
+        refs[name] = ref
+        if not force and local_exists(ref):
+            continue
+        context = rendered.context(name)
+        if name == kolla_recipe.CONFIG:
+            module = context / "tripleo_ovn_metadata"
+            shutil.rmtree(module, ignore_errors=True)
+            shutil.copytree(
+                kolla_recipe.recipe_dir().parents[1] / kolla_recipe.PUPPET_MODULE, module,
+                ignore=shutil.ignore_patterns("spec", ".git", "*.pyc", "__pycache__"),
+            )
+        _bud(name, tag, context, no_cache=no_cache)
+    return refs
+
+
+def manifest_size(ref: str) -> int:
+    """Compressed size (config + layers) of ``ref`` in its registry."""
+    raw = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]).stdout
+    manifest = json.loads(raw)
+    return int(manifest["config"]["size"]) + sum(int(x["size"]) for x in manifest["layers"])
+
+
+def remote_digest(ref: str) -> str:
+    """The manifest digest the registry serves for ``ref``."""
+    return run(["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
+                f"docker://{ref}"]).stdout.strip()
+
+
+def push(source: str, dest: str, *, force: bool = False) -> Pushed:
+    """Copy a local image to the registry (skopeo); counts the blobs that were new there.
+
+    The registry writes the tag only after every blob and the manifest arrived, so a
+    failed push leaves the existing tags as they were.
+    """
+    address, _, rest = dest.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    if not force and registry.has_tag(address, repository, tag):
+        return Pushed(dest, remote_digest(dest), 0, manifest_size(dest), skipped=True)
+    before = registry.blob_sizes()
+    with step(f"push {dest}") as current, tempfile.TemporaryDirectory() as tmp:
+        digest_file = Path(tmp) / "digest"
+        try:
+            run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                 "--digestfile", str(digest_file),
+                 f"containers-storage:{source}", f"docker://{dest}"])
+        except ToolError as exc:
+            raise ToolError(f"pushing {dest} failed: {exc}") from None
+        after = registry.blob_sizes()
+        uploaded = sum(size for blob, size in after.items() if blob not in before)
+        current.nbytes = uploaded
+        size = manifest_size(dest)
+        current.detail = f"image {size / 1e6:.1f} MB compressed"
+        return Pushed(dest, digest_file.read_text().strip(), uploaded, size)
+
+
+def build_and_push(address: str = registry.DEFAULT_ADDRESS, *, force: bool = False
+                   ) -> dict[str, Pushed]:
+    """Build what is missing, make sure the registry runs, push agent and config image."""
+    registry.ensure_running(address)
+    local = build(force=force)
+    result = {}
+    for param, name in PARAMS.items():
+        tag = local[name].rsplit(":", 1)[1]
+        result[param] = push(local[name], remote_ref(address, name, tag), force=force)
+    return result
+
+
+def ensure_images(registry: str = registry.DEFAULT_ADDRESS) -> dict[str, str]:
+    """Heat parameter -> image ref in the registry, building and pushing what is missing.
+
+    What the deploy and e2e code calls: ``ContainerOvnMetadataImage`` and
+    ``ContainerNeutronConfigImage``.
+    """
+    return {param: pushed.ref for param, pushed in build_and_push(registry).items()}
+
+
+def write_env_file(path: Path, images: dict[str, str], address: str) -> None:
+    """Write a Heat env file naming the images and the insecure registry (atomically)."""
+    data = {"parameter_defaults": {**images, "DockerInsecureRegistryAddress": [address]}}
+    text = "# Generated by tripleo-ovn-metadata: the images to deploy.\n" + dump(data)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(path, "its directory does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,252 @@
+"""The local image registry: Debian's docker-registry (distribution) on loopback.
+
+It listens on 127.0.0.1:8787 by default (the undercloud registry's port) and keeps its
+blobs under ``state_dir()/registry/data``, so images survive ``stop`` and ``start``. The
+tool records the process id it started and stops exactly that process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tripleo_ovn_metadata import paths
+from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
+
+#: The undercloud's registry address; podman and skopeo treat it as insecure (HTTP).
+DEFAULT_ADDRESS = "127.0.0.1:8787"
+#: The repository namespace the bundle's images live in.
+NAMESPACE = "tripleo-ovn-metadata"
+_BINARY = "/usr/bin/docker-registry"
+_MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``registry status`` reports."""
+
+    running: bool
+    address: str
+    pid: int | None
+    storage: Path
+
+
+def registry_dir() -> Path:
+    """Config, pid file, log and blob storage of the registry this tool runs."""
+    return paths.state_dir() / "registry"
+
+
+def storage_dir() -> Path:
+    """Where the registry keeps blobs and manifests (persists across restarts)."""
+    return registry_dir() / "data"
+
+
+def _state_file() -> Path:
+    return registry_dir() / "registry.json"
+
+
+def check_address(address: str) -> str:
+    """Return ``address`` if it is host:port on a loopback IP, else raise BundleError."""
+    host, sep, port = address.rpartition(":")
+    try:
+        loopback = bool(sep) and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BundleError(
+            f"registry address {address!r}: expected a loopback IP and port, e.g. {DEFAULT_ADDRESS}"
+        )
+    return address
+
+
+def _read_state() -> dict:
+    try:
+        return json.loads(_state_file().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InputError(_state_file(), f"unreadable registry state: {exc}") from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part.endswith(b"docker-registry") for part in cmdline[:1])
+
+
+def _api(address: str, path: str, timeout: float = 5.0) -> dict:
+    with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as resp:
+        body = resp.read()
+    return json.loads(body) if body.strip() else {}
+
+
+def answers(address: str) -> bool:
+    """True if a registry API answers on ``address``."""
+    try:
+        _api(address, "/v2/", timeout=2.0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def status() -> Status:
+    """Whether the registry this tool started is running, and where."""
+    state = _read_state()
+    pid = state.get("pid")
+    running = isinstance(pid, int) and _alive(pid)
+    return Status(
+        running=running,
+        address=state.get("address", DEFAULT_ADDRESS),
+        pid=pid if running else None,
+        storage=storage_dir(),
+    )
+
+
+def _config(address: str) -> str:
+    return (
+        "# Written by tripleo-ovn-metadata registry start.\n"
+        "version: 0.1\n"
+        "log: {level: info, accesslog: {disabled: true}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {storage_dir()}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: {address}}}\n"
+    )
+
+
+def start(address: str = DEFAULT_ADDRESS, timeout: float = 20.0) -> Status:
+    """Start docker-registry on ``address`` unless it already runs; return its status."""
+    check_address(address)
+    current = status()
+    if current.running:
+        if current.address != address:
+            raise BundleError(
+                f"the registry already runs on {current.address} (pid {current.pid}); "
+                "stop it first to move it"
+            )
+        return current
+    if answers(address):
+        raise BundleError(f"{address} is already served by another process; pick another port")
+    if not Path(_BINARY).exists():
+        raise ToolError(f"{_BINARY}: not installed (run tools/setup.sh)")
+    rdir = registry_dir()
+    rdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    storage_dir().mkdir(exist_ok=True, mode=0o700)
+    config = rdir / "config.yml"
+    config.write_text(_config(address), encoding="utf-8")
+    log = rdir / "registry.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [_BINARY, "serve", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    tmp = _state_file().with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": proc.pid, "address": address}), encoding="utf-8")
+    tmp.replace(_state_file())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _state_file().unlink(missing_ok=True)
+            raise ToolError(f"docker-registry exited at start (exit {proc.returncode}); see {log}")
+        if answers(address):
+            return status()
+        time.sleep(0.1)
+    stop()
+    raise ToolError(f"docker-registry did not answer on {address} in {timeout:.0f} s; see {log}")
+
+
+def ensure_running(address: str = DEFAULT_ADDRESS) -> Status:
+    """Start the registry if it is not running (what image build and patch call)."""
+    return start(address)
+
+
+def stop(timeout: float = 10.0) -> bool:
+    """Stop the registry this tool started (by its pid); False if it was not running."""
+    current = status()
+    if not current.running or current.pid is None:
+        _state_file().unlink(missing_ok=True)
+        return False
+    os.kill(current.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(current.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(current.pid):
+        os.kill(current.pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):  # reap it if this process started it
+        os.waitpid(current.pid, 0)
+    _state_file().unlink(missing_ok=True)
+    return True
+
+
+def list_images(address: str | None = None) -> list[str]:
+    """Every ``repository:tag`` the registry holds, sorted."""
+    address = address or status().address
+    try:
+        catalog = _api(address, "/v2/_catalog?n=1000").get("repositories") or []
+        refs = []
+        for repo in catalog:
+            tags = _api(address, f"/v2/{repo}/tags/list").get("tags") or []
+            refs.extend(f"{repo}:{tag}" for tag in tags)
+    except (OSError, ValueError) as exc:
+        raise ToolError(f"registry {address} did not answer: {exc}") from None
+    return sorted(refs)
+
+
+def has_tag(address: str, repository: str, tag: str) -> bool:
+    """True if ``repository:tag`` exists in the registry at ``address``."""
+    req = urllib.request.Request(
+        f"http://{address}/v2/{repository}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": ", ".join(_MANIFEST_TYPES)},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5.0):
+            return True
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise ToolError(f"registry {address}: HEAD {repository}:{tag} -> HTTP {exc.code}") from None
+    except OSError as exc:
+        raise ToolError(f"registry {address} did not answer: {exc}") from None
+
+
+def delete(address: str, repository: str, digest: str) -> None:
+    """Delete the manifest ``digest`` (and so every tag on it) from ``repository``."""
+    req = urllib.request.Request(
+        f"http://{address}/v2/{repository}/manifests/{digest}", method="DELETE")
+    try:
+        with urllib.request.urlopen(req, timeout=5.0):
+            pass
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise ToolError(f"registry {address}: DELETE {repository}@{digest} -> "
+                            f"HTTP {exc.code}") from None
+    except OSError as exc:
+        raise ToolError(f"registry {address} did not answer: {exc}") from None
+
+
+def blob_sizes() -> dict[str, int]:
+    """Digest -> size of every blob in this tool's registry storage (to count pushed bytes)."""
+    root = storage_dir() / "docker/registry/v2/blobs"
+    sizes: dict[str, int] = {}
+    if root.is_dir():
+        for data in root.glob("*/*/*/data"):
+            sizes[f"{data.parts[-4]}:{data.parts[-2]}"] = data.stat().st_size
+    return sizes

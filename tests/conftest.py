@@ -1,0 +1,29 @@
+"""Shared fixtures: the local registry and the built images (session-scoped, real).
+
+Other areas may add fixtures at the end of this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tripleo_ovn_metadata import image
+from tripleo_ovn_metadata import registry as registry_lib
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[str]:
+    """The local registry's address; started if needed, stopped at the end only if we did."""
+    started = not registry_lib.status().running
+    state = registry_lib.ensure_running()
+    yield state.address
+    if started:
+        registry_lib.stop()
+
+
+@pytest.fixture(scope="session")
+def built_images(registry: str) -> dict[str, str]:
+    """Heat image parameter -> ref in the registry; builds and pushes what is missing."""
+    return image.ensure_images(registry)

@@ -1,0 +1,36 @@
+"""The image patch role's molecule scenario, run for real (molecule test, default driver)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ROLE = REPO / "ansible/roles/tripleo_ovn_metadata_image_patch"
+VENV = REPO / ".venv-ansible"
+
+
+def _images() -> set[str]:
+    """The images the scenario makes and must remove (others may come and go meanwhile)."""
+    out = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return {ref for ref in out.split() if "molecule" in ref}
+
+
+@pytest.mark.slow
+def test_molecule_default_scenario_passes_and_cleans_up() -> None:
+    before = _images()
+    env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{VENV}/bin:{os.environ['PATH']}",
+               ANSIBLE_NOCOLOR="1", NO_COLOR="1", PY_COLORS="0")
+    env.pop("TRIPLEO_OVN_METADATA_STATE", None)
+    proc = subprocess.run([str(VENV / "bin/molecule"), "test", "-s", "default"], cwd=ROLE,
+                          env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "idempotence" in proc.stdout + proc.stderr
+    assert _images() == before
+    busy = subprocess.run(["ss", "-ltn", "sport = :18787"], capture_output=True, text=True,
+                          check=False).stdout
+    assert ":18787" not in busy

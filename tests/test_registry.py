@@ -1,0 +1,105 @@
+"""The local registry: the real docker-registry, started and stopped by pid, on loopback.
+
+Each test runs its own registry on a spare port with a private state dir, so the
+session registry on 127.0.0.1:8787 (conftest) is never touched.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tripleo_ovn_metadata import cli, registry
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private state dir and address; stops whatever the test left running."""
+    monkeypatch.setenv("TRIPLEO_OVN_METADATA_STATE", str(tmp_path / "state"))
+    yield f"127.0.0.1:{_free_port()}"
+    registry.stop()
+
+
+@pytest.fixture
+def tiny_image(tmp_path: Path) -> Iterator[str]:
+    """A one-file image in containers-storage (built with buildah from scratch)."""
+    ref = "localhost/tripleo-ovn-metadata-test/tiny:1"
+    (tmp_path / "hello").write_text("hello\n")
+    ctr = subprocess.run(["buildah", "from", "scratch"], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    try:
+        subprocess.run(["buildah", "copy", ctr, str(tmp_path / "hello"), "/hello"], check=True,
+                       capture_output=True)
+        subprocess.run(["buildah", "commit", "--quiet", ctr, ref], check=True,
+                       capture_output=True)
+    finally:
+        subprocess.run(["buildah", "rm", ctr], check=False, capture_output=True)
+    yield ref
+    subprocess.run(["podman", "rmi", ref], check=False, capture_output=True)
+
+
+def _push(ref: str, dest: str) -> None:
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                    f"containers-storage:{ref}", f"docker://{dest}"], check=True)
+
+
+def test_start_status_list_stop_and_data_survives_restart(
+    private: str, tiny_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["registry", "start", "--address", private]) == 0
+    pid = registry.status().pid
+    assert pid and Path(f"/proc/{pid}").exists()
+    assert registry.start(private).pid == pid  # already running: same process
+    _push(tiny_image, f"{private}/tripleo-ovn-metadata/tiny:1")
+    capsys.readouterr()
+
+    assert cli.main(["registry", "list"]) == 0
+    assert capsys.readouterr().out.split() == [f"{private}/tripleo-ovn-metadata/tiny:1"]
+    assert cli.main(["registry", "stop"]) == 0
+    assert not Path(f"/proc/{pid}").exists()
+    assert cli.main(["registry", "status"]) == 3
+    assert "stopped" in capsys.readouterr().out
+
+    registry.start(private)
+    assert registry.list_images(private) == ["tripleo-ovn-metadata/tiny:1"]
+    assert registry.has_tag(private, "tripleo-ovn-metadata/tiny", "1")
+    assert not registry.has_tag(private, "tripleo-ovn-metadata/tiny", "2")
+    assert registry.blob_sizes(), "blobs live in the state dir"
+
+
+def test_stop_when_not_running_says_so(private: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["registry", "stop"]) == 0
+    assert capsys.readouterr().out.strip() == "registry was not running"
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:8787", "192.0.2.1:8787", "localhost", "127.0.0.1:x"])
+def test_non_loopback_address_is_one_line_error(
+    private: str, address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["registry", "start", "--address", address]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "loopback" in err and "Traceback" not in err
+    assert not registry.status().running
+
+
+def test_port_taken_by_something_else_is_one_line_error(
+    private: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host, port = private.split(":")
+    with socket.socket() as sock:
+        sock.bind((host, int(port)))
+        sock.listen()
+        assert cli.main(["registry", "start", "--address", private]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "docker-registry" in err
+    assert not registry.status().running
