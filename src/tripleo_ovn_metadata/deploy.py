@@ -196,45 +196,21 @@ def _render(env_files: Sequence[Path], parameters: Mapping[str, Any]) -> dict[st
         return render.render_role_data("Compute", env_files=env_files, parameters=parameters)
 
 
-def _generate_config(
-    role_data: Mapping[str, Any], hostname: str, vip: str | list[str], agent_image: str
-) -> str:
+def _generate_config(role_data: Mapping[str, Any], hostname: str, vip: str | list[str]) -> str:
     from tripleo_ovn_metadata import config  # the Puppet area
 
     extra = deploy_dir() / "hieradata.yaml"
     _write_private(extra, yaml.safe_dump({"ovn_dbs_vip": vip, "fqdn_canonical": hostname}))
     image = (role_data.get("puppet_config") or {}).get("config_image")
-    # NOTE: like container-puppet, Puppet runs in the config image, so the files get the
-    # image's neutron group and the agent (user neutron) can read them.
+    # Like container-puppet, Puppet runs in the config image when it is there; kolla's
+    # permissions (kolla_config) then hand /etc/neutron to the agent's user at start.
     if image and procs.run(["podman", "image", "exists", image], check=False).returncode != 0:
         with step(f"pull {image}"):
             procs.run(["podman", "pull", "--quiet", image], timeout=900)
     with step("generate config (Puppet)") as current:
         result = config.apply(role_data, hieradata_file=extra)
         current.detail = f"hash {result.config_hash[:12]}, {result.engine}"
-    _share_with_image_group(result.output, str(agent_image))
     return result.config_hash
-
-
-def _share_with_image_group(output: Path, image: str) -> None:
-    """Give the generated files to the agent image's ``neutron`` group (root:neutron, 0640).
-
-    NOTE: container-puppet edits the package's root:neutron files in the config image and
-    rsyncs them out with their owners; kolla's preserve_properties then keeps them readable
-    by the agent's user. Files Puppet creates from scratch are root:root, which the agent
-    (user neutron) cannot read.
-    """
-    if not image:
-        return
-    proc = procs.run(["podman", "run", "--rm", "--net", "none", "--entrypoint", "getent",
-                      image, "group", "neutron"], check=False, timeout=120)
-    fields = proc.stdout.strip().split(":")
-    if proc.returncode != 0 or len(fields) < 3 or not fields[2].isdigit():
-        raise ToolError(f"{image}: has no neutron group to own the generated config")
-    gid = int(fields[2])
-    for path in [output, *output.rglob("*")]:
-        if not path.is_symlink() and path.stat().st_gid != gid:
-            os.chown(path, -1, gid)
 
 
 def _ansible_env() -> dict[str, str]:
@@ -335,9 +311,7 @@ def deploy(options: Options) -> Result:
         env_files.append(options.fixture / "environment.yaml")
     parameters = {"NeutronMetadataProxySharedSecret": secret, **images}
     role_data = _render(env_files, parameters)
-    config_hash = _generate_config(
-        role_data, options.hostname, options.ovn_dbs_vip, images["ContainerOvnMetadataImage"]
-    )
+    config_hash = _generate_config(role_data, options.hostname, options.ovn_dbs_vip)
     vars_file = write_vars(role_data, config_hash)
     if options.prepare_only:
         _save_record(record)  # destroy removes what the config step created
