@@ -12,12 +12,20 @@ import logging
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from tripleo_ovn_metadata import __version__
 from tripleo_ovn_metadata.errors import BundleError
 
 COMMANDS: tuple[str, ...] = (
     "validate",
+    "render",
+    "registry",
+    "image",
+    "config",
+    "deploy",
+    "verify",
+    "destroy",
 )
 
 
@@ -25,9 +33,16 @@ def _command_module(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad command lines are bad input too: one line on stderr and exit code 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tripleo-ovn-metadata",
         description="Validate, render, configure, build, deploy and verify the OVN metadata "
         "agent bundle for TripleO.",
