@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tripleo_ovn_metadata import hieradata
-from tripleo_ovn_metadata.cli.config import parse_parameters
+from tripleo_ovn_metadata.cli._options import parse_parameters
 from tripleo_ovn_metadata.errors import InputError
 
 SETTINGS = {
@@ -109,7 +109,7 @@ def test_parse_parameters() -> None:
     assert parse_parameters(["A=1", "B=true", "C=x=y", "D=", "E={a: 1}"]) == {
         "A": 1, "B": True, "C": "x=y", "D": "", "E": {"a": 1},
     }  # fmt: skip
-    with pytest.raises(InputError, match="expected KEY=VALUE"):
+    with pytest.raises(InputError, match="expected NAME=VALUE"):
         parse_parameters(["NeutronMetadataProxySharedSecret"])
     with pytest.raises(InputError, match="VALUE is not valid YAML"):
         parse_parameters(["A=[unclosed"])

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from tripleo_ovn_metadata import config
-from tripleo_ovn_metadata.errors import InputError
+from tripleo_ovn_metadata.cli import _options
 
 HELP = (
     "Generate the agent's configuration as container-puppet does: render the service with "
@@ -20,24 +17,15 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register config's options."""
-    parser.add_argument(
-        "-e", "--environment-file", dest="env_files", action="append", default=[],
-        type=Path, metavar="ENV", help="Heat environment file (repeatable, later wins)",
-    )  # fmt: skip
-    parser.add_argument(
-        "-p", "--parameter", dest="parameters", action="append", default=[],
-        metavar="KEY=VALUE", help="template parameter; VALUE is read as YAML (repeatable)",
-    )  # fmt: skip
+    _options.add_environment_files(parser, "Heat environment file (repeatable, later wins)")
+    _options.add_parameters(parser)
     parser.add_argument(
         "--hieradata", type=Path, metavar="FILE",
         help="extra hieradata (YAML mapping) above the rendered config_settings: "
         "ovn_dbs_vip (required here), fqdn_canonical, overrides",
     )  # fmt: skip
     parser.add_argument("--role", default="Compute", help="role to render (default: %(default)s)")
-    parser.add_argument(
-        "-r", "--roles-file", type=Path, metavar="ROLES",
-        help="roles file (default: the bundle's roles_data.yaml)",
-    )  # fmt: skip
+    _options.add_roles_file(parser)
     parser.add_argument(
         "--output", type=Path, default=config.DEFAULT_OUTPUT, metavar="DIR",
         help="config-data directory to write (default: %(default)s)",
@@ -52,26 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def parse_parameters(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as a parameters dict (values parsed as YAML)."""
-    parameters: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError("--parameter", f"expected KEY=VALUE, got {key!r} without a value")
-        try:
-            parameters[key] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            raise InputError("--parameter", f"{key}: VALUE is not valid YAML") from None
-    return parameters
-
-
 def run(args: argparse.Namespace) -> int:
     """Generate, then print where, whether it changed, and the config hash."""
     result = config.generate(
         role=args.role,
         env_files=args.env_files,
-        parameters=parse_parameters(args.parameters),
+        parameters=_options.parse_parameters(args.parameters),
         roles_data=args.roles_file,
         hieradata_file=args.hieradata,
         output=args.output,
