@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from tripleo_ovn_metadata import deploy, paths, secrets
+from tripleo_ovn_metadata.cli import _options
 
 HELP = (
     "Deploy the OVN metadata agent through Ansible from the role_data real Heat renders; "
@@ -25,10 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rest-of-cloud fixture to start (default: fixtures/cloud when standalone)",
     )  # fmt: skip
     parser.add_argument("--no-fixture", action="store_true", help="start no fixture")
-    parser.add_argument(
-        "-e", "--environment-file", dest="env_files", type=Path, action="append", default=[],
-        metavar="ENV", help="extra Heat environment file (repeatable)",
-    )  # fmt: skip
+    _options.add_environment_files(parser, "extra Heat environment file (repeatable)")
     parser.add_argument(
         "--secret-file", type=Path, metavar="FILE",
         help="file holding NeutronMetadataProxySharedSecret (default: generated once and "
