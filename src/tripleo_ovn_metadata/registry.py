@@ -23,7 +23,9 @@ from tripleo_ovn_metadata import paths
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 
 #: The undercloud's registry address; podman and skopeo treat it as insecure (HTTP).
-DEFAULT_ADDRESS = "127.0.0.1:8787"
+#: ``TRIPLEO_OVN_METADATA_REGISTRY`` moves it (another loopback port, e.g. for a second
+#: checkout working on the same machine).
+DEFAULT_ADDRESS = os.environ.get("TRIPLEO_OVN_METADATA_REGISTRY", "127.0.0.1:8787")
 #: The repository namespace the bundle's images live in.
 NAMESPACE = "tripleo-ovn-metadata"
 _BINARY = "/usr/bin/docker-registry"
