@@ -141,6 +141,12 @@ def start(address: str = DEFAULT_ADDRESS, timeout: float = 20.0) -> Status:
                 "stop it first to move it"
             )
         return current
+    _spawn(_state_file(), address, _config(address), timeout)
+    return status()
+
+
+def _spawn(state_file: Path, address: str, config_text: str, timeout: float) -> int:
+    """Run docker-registry with ``config_text``; record its pid in ``state_file``."""
     if answers(address):
         raise BundleError(f"{address} is already served by another process; pick another port")
     if not Path(_BINARY).exists():
@@ -148,9 +154,9 @@ def start(address: str = DEFAULT_ADDRESS, timeout: float = 20.0) -> Status:
     rdir = registry_dir()
     rdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     storage_dir().mkdir(exist_ok=True, mode=0o700)
-    config = rdir / "config.yml"
-    config.write_text(_config(address), encoding="utf-8")
-    log = rdir / "registry.log"
+    config = state_file.with_suffix(".yml")
+    config.write_text(config_text, encoding="utf-8")
+    log = state_file.with_suffix(".log")
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [_BINARY, "serve", str(config)],
@@ -159,18 +165,18 @@ def start(address: str = DEFAULT_ADDRESS, timeout: float = 20.0) -> Status:
             stderr=out,
             start_new_session=True,
         )
-    tmp = _state_file().with_suffix(".tmp")
+    tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": proc.pid, "address": address}), encoding="utf-8")
-    tmp.replace(_state_file())
+    tmp.replace(state_file)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _state_file().unlink(missing_ok=True)
+            state_file.unlink(missing_ok=True)
             raise ToolError(f"docker-registry exited at start (exit {proc.returncode}); see {log}")
         if answers(address):
-            return status()
+            return proc.pid
         time.sleep(0.1)
-    stop()
+    _kill(state_file)
     raise ToolError(f"docker-registry did not answer on {address} in {timeout:.0f} s; see {log}")
 
 
@@ -181,20 +187,81 @@ def ensure_running(address: str = DEFAULT_ADDRESS) -> Status:
 
 def stop(timeout: float = 10.0) -> bool:
     """Stop the registry this tool started (by its pid); False if it was not running."""
-    current = status()
-    if not current.running or current.pid is None:
-        _state_file().unlink(missing_ok=True)
+    return _kill(_state_file(), timeout)
+
+
+def _kill(state_file: Path, timeout: float = 10.0) -> bool:
+    try:
+        pid = json.loads(state_file.read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError):
+        pid = None
+    if not isinstance(pid, int) or not _alive(pid):
+        state_file.unlink(missing_ok=True)
         return False
-    os.kill(current.pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(current.pid) and time.monotonic() < deadline:
+    while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(current.pid):
-        os.kill(current.pid, signal.SIGKILL)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):  # reap it if this process started it
-        os.waitpid(current.pid, 0)
-    _state_file().unlink(missing_ok=True)
+        os.waitpid(pid, 0)
+    state_file.unlink(missing_ok=True)
     return True
+
+
+# --- The nodes' listener: the same storage, read-only, on a node network's gateway -----
+
+
+def _listener_file() -> Path:
+    return registry_dir() / "node-listener.json"
+
+
+def _listener_config(address: str) -> str:
+    return (
+        "# Written by tripleo-ovn-metadata nodes up: read-only, for the rehearsal nodes.\n"
+        "version: 0.1\n"
+        "log: {level: info, accesslog: {disabled: true}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {storage_dir()}}}, "
+        "maintenance: {readonly: {enabled: true}}}\n"
+        f"http: {{addr: {address}}}\n"
+    )
+
+
+def listener_address() -> str | None:
+    """The nodes' pull address if the node listener runs, else None."""
+    try:
+        state = json.loads(_listener_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    pid = state.get("pid")
+    return state.get("address") if isinstance(pid, int) and _alive(pid) else None
+
+
+def start_listener(address: str, timeout: float = 20.0) -> str:
+    """Serve the registry read-only on ``address`` (a node network's gateway) too.
+
+    The address must be one this machine holds on an interface other than the uplink:
+    the caller's bridge. Pushes keep going to the loopback address.
+    """
+    current = listener_address()
+    if current == address:
+        return address
+    if current:
+        raise BundleError(f"the nodes' registry listener already runs on {current}")
+    ensure_running()
+    _spawn(_listener_file(), address, _listener_config(address), timeout)
+    return address
+
+
+def stop_listener() -> bool:
+    """Stop the nodes' listener (by pid); False if it was not running."""
+    return _kill(_listener_file())
+
+
+def pull_address() -> str:
+    """Where deployments pull from: the nodes' listener when it runs, else the registry."""
+    return listener_address() or status().address
 
 
 def list_images(address: str | None = None) -> list[str]:

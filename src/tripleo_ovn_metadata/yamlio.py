@@ -127,3 +127,13 @@ def load_mapping(path: str | Path, *, with_lines: bool = False) -> dict:
 def dump(data: Any) -> str:
     """Serialise data the way the project writes YAML (block style, keys in order)."""
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+
+
+def write_atomic(path: Path, data: Any, mode: int = 0o600) -> Path:
+    """Write ``data`` as YAML to ``path`` via a temporary file and rename (never half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(dump(data), encoding="utf-8")
+    tmp.chmod(mode)
+    tmp.replace(path)
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tripleo_ovn_metadata import verify
+from tripleo_ovn_metadata.errors import BundleError
 
 HELP = (
     "Check the deployed agent end to end (VM metadata through the agent, wrong secret, "
@@ -18,18 +19,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=90, metavar="SECONDS",
         help="how long each check waits for the agent (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument("--nodes", action="store_true",
+                        help="every compute of the rehearsal nodes (tripleo-ovn-metadata nodes up)")
+    parser.add_argument("--faults", action="store_true",
+                        help="with --nodes: also SB leader kill, compute restart and "
+                        "ovn_controller stopped")
+
+
+def print_table(checks: list[verify.Check]) -> int:
+    """Print the PASS/FAIL/SKIP table and the summary; return how many failed."""
+    width = max(len(check.name) for check in checks)
+    print(f"{'RESULT':6}  {'CHECK':{width}}  {'TIME':>7}  DETAIL")
+    for check in checks:
+        print(f"{check.status:6}  {check.name:{width}}  {check.seconds:6.2f}s  {check.detail}")
+    counts = {status: sum(c.status == status for c in checks) for status in ("PASS", "FAIL",
+                                                                            "SKIP")}
+    print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+    return counts["FAIL"]
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print the table; 1 when any failed."""
-    checks = verify.run_checks(timeout=args.timeout)
-    width = max(len(check.name) for check in checks)
-    print(f"{'RESULT':6}  {'CHECK':{width}}  {'TIME':>7}  DETAIL")
-    for check in checks:
-        result = "PASS" if check.passed else "FAIL"
-        print(f"{result:6}  {check.name:{width}}  {check.seconds:6.2f}s  {check.detail}")
-    failed = sum(not check.passed for check in checks)
-    print(f"{len(checks) - failed} passed, {failed} failed")
+    if args.faults and not args.nodes:
+        raise BundleError("--faults needs --nodes (the faults act on the rehearsal nodes)")
+    if args.nodes:
+        from tripleo_ovn_metadata import rehearsal
+
+        checks = rehearsal.verify_computes(args.timeout)
+        if args.faults:
+            rows, figures = rehearsal.run_faults(args.timeout)
+            checks += rows
+            for name, value in figures.items():
+                print(f"{name}: {value:.1f}")
+    else:
+        checks = verify.run_checks(timeout=args.timeout)
+    failed = print_table(checks)
     if any(check.passed and check.name == verify.VM1_CHECK for check in checks):
         print(f"instance-id fetched through the agent: {verify.last_instance_id}")
     return 1 if failed else 0

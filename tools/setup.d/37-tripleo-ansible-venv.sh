@@ -1,0 +1,15 @@
+#!/bin/bash
+# The node deploy venv (.venv-tripleo-ansible): ansible-core 2.14 with the ansible 7
+# collections and tripleo-ansible 6.0.0 (its roles, modules and plugins, without the
+# clients it depends on) to run config-download's playbooks on the rehearsal nodes.
+set -euo pipefail
+cd "${TOM_ROOT:?}"
+. tools/setup-lib.sh
+venv=.venv-tripleo-ansible
+ensure_venv "$venv" tripleo-ansible-requirements.txt -- -r tripleo-ansible-requirements.txt
+version=6.0.0
+if [ "$("$venv/bin/pip" show tripleo-ansible 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]; then
+    venv_pip "$venv" install -q --no-deps "tripleo-ansible==$version"
+fi
+test -d "$venv/share/ansible/roles/tripleo_container_manage"
+"$venv/bin/ansible-galaxy" collection list containers.podman >/dev/null
