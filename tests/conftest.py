@@ -27,3 +27,9 @@ def registry() -> Iterator[str]:
 def built_images(registry: str) -> dict[str, str]:
     """Heat image parameter -> ref in the registry; builds and pushes what is missing."""
     return image.ensure_images(registry)
+
+
+@pytest.fixture(scope="session")
+def all_images(registry: str) -> dict[str, str]:
+    """Every image parameter ``image build`` writes (agent, config, OVN) -> registry ref."""
+    return image.ensure_images(registry, params=image.PARAMS)

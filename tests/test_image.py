@@ -1,6 +1,7 @@
 """The built images: pulled back by digest, they carry the agent, kolla's start contract
-and the healthcheck; the config image carries Puppet and the modules; builds are cached;
-failed builds and pushes leave the registry's tags alone."""
+and the healthcheck; the config image carries Puppet and the modules; the OVN images carry
+what THT's OVN templates run; builds are cached; failed builds and pushes leave the
+registry's tags alone. (tests/test_ovn_images.py runs OVN from them.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import cli, image, kolla_recipe
+from tripleo_ovn_metadata import cli, image, kolla_recipe, paths, yamlio
 from tripleo_ovn_metadata import registry as registry_lib
 from tripleo_ovn_metadata.errors import ToolError
 
@@ -100,17 +101,83 @@ def test_config_image_has_puppet_and_the_modules(by_digest: dict[str, str]) -> N
     assert proc.returncode == 0, proc.stderr
     version, *modules = proc.stdout.split()
     assert version.startswith("7.")
-    for module in ("neutron", "openstacklib", "oslo", "inifile", "stdlib", "tripleo_ovn_metadata"):
+    for module in ("neutron", "openstacklib", "oslo", "inifile", "stdlib", "tripleo_ovn_metadata",
+                   "ovn", "vswitch"):
         assert module in modules
     ours = podman_run(by_digest[CONFIG], "ls", "/usr/share/puppet/modules/tripleo_ovn_metadata")
     assert "manifests" in ours.stdout.split()
 
 
-def test_second_build_reuses_everything(built_images: dict[str, str], registry: str) -> None:
+#: What each OVN image must run: THT's kolla commands and healthchecks, and ovn-ctl.
+OVN_TOOLS = {
+    "ContainerOvnNbDbImage": "start-nb-db-server ovsdb-server ovsdb-tool ovn-nbctl ovn-appctl"
+                             " /usr/share/ovn/scripts/ovn-ctl /usr/share/ovn/ovn-nb.ovsschema",
+    "ContainerOvnSbDbImage": "start-sb-db-server ovsdb-server ovsdb-tool ovn-sbctl ovn-appctl"
+                             " /usr/share/ovn/scripts/ovn-ctl /usr/share/ovn/ovn-sb.ovsschema",
+    "ContainerOvnNorthdImage": "/usr/bin/ovn-northd /usr/bin/ovs-appctl /openstack/healthcheck",
+    "ContainerOvnControllerImage": "/usr/bin/ovn-controller ovs-vsctl awk /openstack/healthcheck"
+                                   " /usr/share/openstack-tripleo-common/healthcheck/common.sh",
+}
+VERSIONS = {
+    "ContainerOvnNbDbImage": "ovsdb-server --version",
+    "ContainerOvnSbDbImage": "ovsdb-server --version",
+    "ContainerOvnNorthdImage": "ovn-northd --version",
+    "ContainerOvnControllerImage": "ovn-controller --version",
+}
+
+
+@pytest.mark.parametrize("param", sorted(OVN_TOOLS))
+def test_ovn_images_have_what_thts_templates_run(all_images: dict[str, str], param: str) -> None:
+    proc = podman_run(all_images[param], "bash", "-c",
+                      f"id -un; {VERSIONS[param]} | head -1; for t in kolla_start kolla_set_configs"
+                      f" {OVN_TOOLS[param]}; do command -v $t >/dev/null || test -f $t"
+                      " || echo missing $t; done")
+    assert proc.returncode == 0, proc.stderr
+    user, version, *rest = proc.stdout.splitlines()
+    assert user == "root"  # Debian's OVN packages have no users; THT runs these as root
+    assert version.endswith("3.1.0" if "ovsdb" in VERSIONS[param] else "23.03.1"), version
+    assert not rest, rest
+
+
+def test_ovn_start_scripts_and_healthchecks_are_tripleo_commons(all_images: dict[str, str]
+                                                                ) -> None:
+    installed = {
+        "ContainerOvnNbDbImage": {"/usr/local/bin/start-nb-db-server":
+                                  "container-images/kolla/ovn/ovn-nb-db-server/start_nb_db_server.sh"},
+        "ContainerOvnSbDbImage": {"/usr/local/bin/start-sb-db-server":
+                                  "container-images/kolla/ovn/ovn-sb-db-server/start_sb_db_server.sh"},
+        "ContainerOvnNorthdImage": {"/openstack/healthcheck": "healthcheck/ovn-dbs"},
+        "ContainerOvnControllerImage": {
+            "/openstack/healthcheck": "healthcheck/ovn-controller",
+            "/usr/share/openstack-tripleo-common/healthcheck/common.sh": "healthcheck/common.sh"},
+    }
+    for param, files in installed.items():
+        for path, share in files.items():
+            proc = podman_run(all_images[param], "cat", path)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout == kolla_recipe.tripleo_common_file(share).read_text(), path
+
+
+def test_ovn_leaves_are_tagged_with_the_tripleo_common_files_they_get(
+    all_images: dict[str, str],
+) -> None:
+    chain = kolla_recipe.chain_tag()
+    for param in OVN_TOOLS:
+        name = image.PARAMS[param]
+        tag = all_images[param].rsplit(":", 1)[1]
+        assert tag == f"{chain}-{kolla_recipe.tripleo_common_hash(name)}", param
+    assert image.tags()["ovn-base"] == chain  # what the leaves' FROM lines name
+
+
+def test_ovn_controller_puppet_runs_in_the_config_image(all_images: dict[str, str]) -> None:
+    assert all_images["ContainerOvnControllerConfigImage"] == all_images[CONFIG]
+
+
+def test_second_build_reuses_everything(all_images: dict[str, str], registry: str) -> None:
     started = time.monotonic()
     again = image.build_and_push(registry)
     assert time.monotonic() - started < 60
-    assert {param: pushed.ref for param, pushed in again.items()} == built_images
+    assert {param: pushed.ref for param, pushed in again.items()} == all_images
     assert all(pushed.skipped and pushed.uploaded == 0 for pushed in again.values())
 
 
@@ -168,12 +235,29 @@ def test_failed_push_is_one_line_and_leaves_tags_alone(
     assert registry_lib.list_images(registry) == before
 
 
-def test_env_file_names_images_and_insecure_registry(built_images: dict[str, str],
+def test_env_file_names_images_and_insecure_registry(all_images: dict[str, str],
                                                      registry: str, tmp_path: Path) -> None:
     env = tmp_path / "images.yaml"
     assert cli.main(["--quiet", "image", "build", "--registry", registry,
                      "--env-file", str(env)]) == 0
-    from tripleo_ovn_metadata import yamlio
     params = yamlio.load(env)["parameter_defaults"]
-    assert params == {**built_images, "DockerInsecureRegistryAddress": [registry]}
+    assert params == {**all_images, "DockerInsecureRegistryAddress": [registry]}
+    assert set(params) == {*image.PARAMS, "DockerInsecureRegistryAddress"}
     assert oct(os.stat(env).st_mode & 0o777) == "0o644"
+
+
+def test_an_unknown_image_parameter_is_one_line(registry: str) -> None:
+    with pytest.raises(ToolError) as failure:
+        image.build_and_push(registry, params=["ContainerTomNoSuchImage"])
+    assert str(failure.value) == (
+        "ContainerTomNoSuchImage: no image of the kolla recipe for this parameter")
+
+
+def test_ovn_params_are_stock_thts() -> None:
+    """Every image parameter is declared by the stock THT 18 template that uses it."""
+    declared: set[str] = set()
+    for template in ("deployment/ovn/ovn-dbs-cluster-ansible.yaml",
+                     "deployment/ovn/ovn-controller-container-puppet.yaml",
+                     "deployment/ovn/ovn-metadata-container-puppet.yaml"):
+        declared |= set(yamlio.load(paths.tht_dir() / template)["parameters"])
+    assert set(image.PARAMS) <= declared, set(image.PARAMS) - declared

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tripleo_ovn_metadata import kolla_recipe
+from tripleo_ovn_metadata.errors import ToolError
 from tripleo_ovn_metadata.procs import run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,9 +35,17 @@ def test_chain_renders_parent_by_parent(rendered: kolla_recipe.Rendered) -> None
         "neutron-base": f"{ns}/openstack-base:testtag",
         "neutron-metadata-agent-ovn": f"{ns}/neutron-base:testtag",
         "neutron-config": f"{ns}/neutron-base:testtag",
+        "ovn-base": f"{ns}/base:testtag",
+        "ovn-nb-db-server": f"{ns}/ovn-base:testtag",
+        "ovn-sb-db-server": f"{ns}/ovn-base:testtag",
+        "ovn-northd": f"{ns}/ovn-base:testtag",
+        "ovn-controller": f"{ns}/ovn-base:testtag",
     }
+    assert set(parents) == {name for name, _ in kolla_recipe.CHAIN}  # one render, every image
     for image, parent in parents.items():
         assert _from(rendered.context(image) / "Dockerfile") == parent, image
+        expected = parent.rsplit("/", 1)[1].split(":")[0] if parent.startswith(ns) else None
+        assert rendered.parent(image) == expected, image
 
 
 @pytest.mark.slow
@@ -100,3 +111,55 @@ def test_tree_hash_follows_content_and_mode_but_not_caches(tmp_path: Path) -> No
     assert kolla_recipe.tree_hash(tree) == first
     script.write_text(script.read_text() + "\n")
     assert kolla_recipe.tree_hash(tree) != first
+
+
+@pytest.mark.slow
+def test_ovn_images_install_debian_packages_and_tripleo_common_files(
+    rendered: kolla_recipe.Rendered,
+) -> None:
+    packages = {"ovn-base": "gawk openvswitch-common ovn-common",
+                "ovn-nb-db-server": "ovn-central", "ovn-sb-db-server": "ovn-central",
+                "ovn-northd": "ovn-central", "ovn-controller": "ovn-host"}
+    for image, names in packages.items():
+        text = (rendered.context(image) / "Dockerfile").read_text()
+        assert f"apt-get -y install --no-install-recommends {names} &&" in text, image
+        if image != "ovn-base":
+            assert text.rstrip().endswith("USER root"), image
+    nb = (rendered.context("ovn-nb-db-server") / "Dockerfile").read_text()
+    assert "COPY tripleo-common/start_nb_db_server.sh /usr/local/bin/start-nb-db-server" in nb
+    northd = (rendered.context("ovn-northd") / "Dockerfile").read_text()
+    assert "healthcheck/ovn-dbs /openstack/healthcheck" in northd
+    # The files come from the installed tripleo-common at build time, not from the render.
+    for image in kolla_recipe.TRIPLEO_COMMON_FILES:
+        assert not (rendered.context(image) / "tripleo-common").exists(), image
+
+
+def test_tripleo_common_files_are_copied_not_committed(tmp_path: Path) -> None:
+    installed = {}
+    for image, files in kolla_recipe.TRIPLEO_COMMON_FILES.items():
+        kolla_recipe.copy_tripleo_common(image, tmp_path / image)
+        for share, dest in files:
+            source = kolla_recipe.tripleo_common_file(share)
+            assert source.is_relative_to(Path(sys.prefix).resolve() / "share/tripleo-common")
+            assert (tmp_path / image / dest).read_bytes() == source.read_bytes()
+            installed[source.read_bytes()] = share
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        path = REPO / name
+        if path.is_file() and not path.is_symlink():
+            assert path.read_bytes() not in installed, f"{name} is a copy of tripleo-common's"
+
+
+def test_tripleo_common_hash_follows_the_files() -> None:
+    hashes = {image: kolla_recipe.tripleo_common_hash(image)
+              for image in kolla_recipe.TRIPLEO_COMMON_FILES}
+    assert len(set(hashes.values())) == len(hashes)
+    assert hashes == {image: kolla_recipe.tripleo_common_hash(image) for image in hashes}
+
+
+def test_a_missing_tripleo_common_file_is_one_line() -> None:
+    with pytest.raises(ToolError) as failure:
+        kolla_recipe.tripleo_common_file("healthcheck/tom-no-such-check")
+    assert str(failure.value).startswith("tripleo-common 18.0.0: share/tripleo-common/")
+    assert "\n" not in str(failure.value)

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +24,21 @@ from tripleo_ovn_metadata.procs import run
 from tripleo_ovn_metadata.progress import step
 from tripleo_ovn_metadata.yamlio import dump
 
-#: Heat parameter -> image name, for the env file and ensure_images().
+#: Heat parameter -> image name, for the env file ``image build`` writes. The OVN names
+#: are stock THT 18's (deployment/ovn/ovn-dbs-cluster-ansible.yaml and
+#: ovn-controller-container-puppet.yaml); ovn-controller's Puppet runs in our config image.
 PARAMS = {
     "ContainerOvnMetadataImage": kolla_recipe.AGENT,
     "ContainerNeutronConfigImage": kolla_recipe.CONFIG,
+    "ContainerOvnNbDbImage": kolla_recipe.OVN_NB_DB,
+    "ContainerOvnSbDbImage": kolla_recipe.OVN_SB_DB,
+    "ContainerOvnNorthdImage": kolla_recipe.OVN_NORTHD,
+    "ContainerOvnControllerImage": kolla_recipe.OVN_CONTROLLER,
+    "ContainerOvnControllerConfigImage": kolla_recipe.CONFIG,
 }
+#: The parameters our service template declares: what the agent's deploy needs (Heat
+#: refuses parameters a template does not declare).
+AGENT_PARAMS = ("ContainerOvnMetadataImage", "ContainerNeutronConfigImage")
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,16 @@ def image_size(ref: str) -> int:
 
 
 def tags() -> dict[str, str]:
-    """Image name -> content tag for the current recipe (and Puppet module)."""
+    """Image name -> content tag for the current recipe (and Puppet module).
+
+    Leaves with inputs from outside the recipe add a hash of them: the config image of
+    our Puppet module, the OVN leaves of the tripleo-common files they get.
+    """
     chain = kolla_recipe.chain_tag()
     result = {name: chain for name, _ in kolla_recipe.CHAIN}
     result[kolla_recipe.CONFIG] = f"{chain}-{kolla_recipe.module_hash()}"
+    for name in kolla_recipe.TRIPLEO_COMMON_FILES:
+        result[name] = f"{chain}-{kolla_recipe.tripleo_common_hash(name)}"
     return result
 
 
@@ -89,15 +105,35 @@ def _bud(name: str, tag: str, context: Path, *, no_cache: bool = False) -> None:
         current.nbytes = image_size(ref)
 
 
-def build(*, force: bool = False, no_cache: bool = False) -> dict[str, str]:
-    """Build whatever of the chain is missing locally; return name -> local ref.
+def build(images: Iterable[str] | None = None, *, force: bool = False,
+          no_cache: bool = False) -> dict[str, str]:
+    """Build whatever of ``images`` (default: the whole chain) and their parents is
+    missing locally; return name -> local ref.
 
     ``force`` rebuilds present images (reusing buildah's layer cache unless ``no_cache``).
+    One render of the whole recipe serves every image.
     """
     wanted = tags()
     with _build_lock():
         rendered = kolla_recipe.render(wanted[kolla_recipe.AGENT])
-        return _build_chain(rendered, wanted, force=force, no_cache=no_cache)
+        needed = _with_parents(rendered, images)
+        return _build_chain(rendered, wanted, needed, force=force, no_cache=no_cache)
+
+
+def _with_parents(rendered: kolla_recipe.Rendered, images: Iterable[str] | None) -> set[str]:
+    names = [name for name, _ in kolla_recipe.CHAIN]
+    todo = list(names if images is None else images)
+    needed: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in names:
+            raise ToolError(f"{name}: not an image of the kolla recipe")
+        if name not in needed:
+            needed.add(name)
+            parent = rendered.parent(name)
+            if parent is not None:
+                todo.append(parent)
+    return needed
 
 
 @contextlib.contextmanager
@@ -109,10 +145,12 @@ def _build_lock() -> Iterator[None]:
         yield
 
 
-def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], *, force: bool,
-                 no_cache: bool) -> dict[str, str]:
+def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], needed: set[str], *,
+                 force: bool, no_cache: bool) -> dict[str, str]:
     refs: dict[str, str] = {}
     for name, _ in kolla_recipe.CHAIN:
+        if name not in needed:
+            continue
         tag = wanted[name]
         ref = local_ref(name, tag)
         refs[name] = ref
@@ -126,6 +164,8 @@ def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], *, for
                 kolla_recipe.recipe_dir().parents[1] / kolla_recipe.PUPPET_MODULE, module,
                 ignore=shutil.ignore_patterns("spec", ".git", "*.pyc", "__pycache__"),
             )
+        if name in kolla_recipe.TRIPLEO_COMMON_FILES:
+            kolla_recipe.copy_tripleo_common(name, context)
         _bud(name, tag, context, no_cache=no_cache)
     return refs
 
@@ -170,25 +210,37 @@ def push(source: str, dest: str, *, force: bool = False) -> Pushed:
         return Pushed(dest, digest_file.read_text().strip(), uploaded, size)
 
 
-def build_and_push(address: str = registry.DEFAULT_ADDRESS, *, force: bool = False
-                   ) -> dict[str, Pushed]:
-    """Build what is missing, make sure the registry runs, push agent and config image."""
+def build_and_push(address: str = registry.DEFAULT_ADDRESS, *, force: bool = False,
+                   params: Iterable[str] | None = None) -> dict[str, Pushed]:
+    """Build what is missing, make sure the registry runs, push the images of ``params``
+    (default: every parameter in PARAMS); each image is pushed once."""
+    chosen = list(PARAMS if params is None else params)
+    unknown = [param for param in chosen if param not in PARAMS]
+    if unknown:
+        raise ToolError(f"{unknown[0]}: no image of the kolla recipe for this parameter")
     registry.ensure_running(address)
-    local = build(force=force)
+    local = build({PARAMS[param] for param in chosen}, force=force)
+    pushed: dict[str, Pushed] = {}
     result = {}
-    for param, name in PARAMS.items():
-        tag = local[name].rsplit(":", 1)[1]
-        result[param] = push(local[name], remote_ref(address, name, tag), force=force)
+    for param in chosen:
+        name = PARAMS[param]
+        if name not in pushed:
+            tag = local[name].rsplit(":", 1)[1]
+            pushed[name] = push(local[name], remote_ref(address, name, tag), force=force)
+        result[param] = pushed[name]
     return result
 
 
-def ensure_images(registry: str = registry.DEFAULT_ADDRESS) -> dict[str, str]:
+def ensure_images(registry: str = registry.DEFAULT_ADDRESS,
+                  params: Iterable[str] = AGENT_PARAMS) -> dict[str, str]:
     """Heat parameter -> image ref in the registry, building and pushing what is missing.
 
-    What the deploy and e2e code calls: ``ContainerOvnMetadataImage`` and
-    ``ContainerNeutronConfigImage``.
+    What the deploy and e2e code calls; by default only the agent's parameters
+    (``ContainerOvnMetadataImage``, ``ContainerNeutronConfigImage``), so the OVN images
+    are built only when asked for (``params=PARAMS``, or ``image build``).
     """
-    return {param: pushed.ref for param, pushed in build_and_push(registry).items()}
+    return {param: pushed.ref
+            for param, pushed in build_and_push(registry, params=params).items()}
 
 
 def write_env_file(path: Path, images: dict[str, str], address: str) -> None:

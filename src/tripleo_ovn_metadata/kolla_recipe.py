@@ -4,13 +4,16 @@
 macros, ``kolla_set_configs``, ``kolla_start``, healthcheck helpers) under ours in a work
 dir and renders every Dockerfile.j2; the builds then run in those directories. The recipe
 tag is a content hash of everything that goes into the chain, so the same recipe always
-gives the same tag and a changed one a new tag.
+gives the same tag and a changed one a new tag. The OVN leaves also get tripleo-common's
+start scripts and healthchecks, copied at build time from the installed tripleo-common.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +34,27 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("neutron-base", "neutron/neutron-base"),
     ("neutron-metadata-agent-ovn", "neutron/neutron-metadata-agent-ovn"),
     ("neutron-config", "neutron/neutron-config"),
+    ("ovn-base", "ovn/ovn-base"),
+    ("ovn-nb-db-server", "ovn/ovn-nb-db-server"),
+    ("ovn-sb-db-server", "ovn/ovn-sb-db-server"),
+    ("ovn-northd", "ovn/ovn-northd"),
+    ("ovn-controller", "ovn/ovn-controller"),
 )
 AGENT, CONFIG = "neutron-metadata-agent-ovn", "neutron-config"
+OVN_NB_DB, OVN_SB_DB = "ovn-nb-db-server", "ovn-sb-db-server"
+OVN_NORTHD, OVN_CONTROLLER = "ovn-northd", "ovn-controller"
+#: tripleo-common's files (under its installed ``share/tripleo-common``) that the build
+#: copies into an image's context, as (installed path, path in the context): the start
+#: scripts and healthchecks THT's kolla config and docker_config name.
+TRIPLEO_COMMON_FILES: dict[str, tuple[tuple[str, str], ...]] = {
+    OVN_NB_DB: (("container-images/kolla/ovn/ovn-nb-db-server/start_nb_db_server.sh",
+                 "tripleo-common/start_nb_db_server.sh"),),
+    OVN_SB_DB: (("container-images/kolla/ovn/ovn-sb-db-server/start_sb_db_server.sh",
+                 "tripleo-common/start_sb_db_server.sh"),),
+    OVN_NORTHD: (("healthcheck/ovn-dbs", "tripleo-common/healthcheck/ovn-dbs"),),
+    OVN_CONTROLLER: (("healthcheck/common.sh", "tripleo-common/healthcheck/common.sh"),
+                     ("healthcheck/ovn-controller", "tripleo-common/healthcheck/ovn-controller")),
+}
 #: Our Puppet module, copied into the config image's build context.
 PUPPET_MODULE = Path("puppet/modules/tripleo_ovn_metadata")
 _SKIP_PARTS = {".git", "__pycache__", ".tox", "spec", ".pytest_cache"}
@@ -87,7 +109,7 @@ def kolla_version() -> str:
 
 
 def chain_tag() -> str:
-    """Content tag of base → agent: recipe files, kolla version and base image id."""
+    """Content tag of the chain: recipe files, kolla version and base image id."""
     digest = hashlib.sha256()
     for part in (tree_hash(recipe_dir()), kolla_version(), base_image_id()):
         digest.update(part.encode() + b"\0")
@@ -97,6 +119,39 @@ def chain_tag() -> str:
 def module_hash() -> str:
     """Content hash of our Puppet module (the config image's extra input)."""
     return tree_hash(paths.bundle_root() / PUPPET_MODULE)[:12]
+
+
+def tripleo_common_file(installed: str) -> Path:
+    """A data file of the installed tripleo-common (requirements.txt), by its share path."""
+    try:
+        dist = importlib.metadata.distribution("tripleo-common")
+    except importlib.metadata.PackageNotFoundError:
+        raise ToolError("tripleo-common: not installed (run tools/setup.sh)") from None
+    suffix = f"share/tripleo-common/{installed}"
+    for entry in dist.files or ():
+        if str(entry).endswith(suffix):
+            path = Path(str(dist.locate_file(entry))).resolve()
+            if path.is_file():
+                return path
+    raise ToolError(f"tripleo-common {dist.version}: {suffix} is not installed")
+
+
+def tripleo_common_hash(image: str) -> str:
+    """Content hash of the tripleo-common files ``image`` gets (its extra tag part)."""
+    digest = hashlib.sha256()
+    for installed, dest in TRIPLEO_COMMON_FILES[image]:
+        digest.update(f"{dest}\0".encode())
+        digest.update(hashlib.sha256(tripleo_common_file(installed).read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
+def copy_tripleo_common(image: str, context: Path) -> None:
+    """Copy ``image``'s tripleo-common files into its rendered build context."""
+    shutil.rmtree(context / "tripleo-common", ignore_errors=True)
+    for installed, dest in TRIPLEO_COMMON_FILES.get(image, ()):
+        target = context / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tripleo_common_file(installed), target)
 
 
 @dataclass(frozen=True)
@@ -109,6 +164,14 @@ class Rendered:
     def context(self, image: str) -> Path:
         """The build context (and Dockerfile) directory of ``image``."""
         return self.docker_dir / dict(CHAIN)[image]
+
+    def parent(self, image: str) -> str | None:
+        """The chain image ``image`` is built FROM, or None for the base image."""
+        found = re.search(r"^FROM (\S+)", (self.context(image) / "Dockerfile").read_text(), re.M)
+        ref = found.group(1) if found else ""
+        if not ref.startswith(f"{LOCAL_NAMESPACE}/"):
+            return None
+        return ref[len(LOCAL_NAMESPACE) + 1:].rsplit(":", 1)[0]
 
 
 def render(tag: str, *, work_root: Path | None = None) -> Rendered:
