@@ -49,12 +49,18 @@ def test_multinode_job_uses_three_controllers_and_three_computes() -> None:
     assert proc.returncode == 0, proc.stderr
     jobs = json.loads(proc.stdout)
     job = jobs[MULTINODE_JOB]
-    assert len(job["nodes"]) == 6
-    assert {g: len(n) for g, n in job["groups"].items()} == {"controller": 3, "compute": 3}
+    assert len(job["nodes"]) == 7
+    assert {g: len(n) for g, n in job["groups"].items()} == {
+        "undercloud": 1, "controller": 3, "compute": 3}
     assert set(job["groups"]["controller"]).isdisjoint(job["groups"]["compute"])
-    # It deploys with the same playbook as the standalone deploy (hosts: compute).
-    deploy = (REPO / "ansible/playbooks/zuul/deploy.yaml").read_text()
-    assert "import_playbook: ../deploy.yaml" in deploy
+    # It deploys the way an operator does: `overcloud deploy` on the undercloud (real Heat,
+    # config-download, tripleo-ansible's deploy_steps_playbook.yaml on the nodes).
+    deploy = yaml.safe_load((REPO / "ansible/playbooks/zuul/multinode-deploy.yaml").read_text())
+    assert deploy[0]["hosts"] == "undercloud"
+    argv = deploy[0]["tasks"][0]["ansible.builtin.command"]["argv"]
+    assert argv[1:3] == ["overcloud", "deploy"]
+    verify = (REPO / "ansible/playbooks/zuul/multinode-verify.yaml").read_text()
+    assert "--nodes" in verify and "--faults" in verify
     project = yaml.safe_load((REPO / "zuul.d/project.yaml").read_text())[0]["project"]
     assert any(MULTINODE_JOB in (j if isinstance(j, str) else next(iter(j)))
                for j in project["check"]["jobs"])
@@ -217,18 +223,18 @@ def test_wrong_group_also_reports_the_untargeted_group(copy_repo: Path) -> None:
     assert f'job "{MULTINODE_JOB}": nodeset group "computes" is targeted by none' in err
 
 
-def test_imported_playbook_with_a_wrong_group_fails(copy_repo: Path) -> None:
-    """The multinode deploy imports ../deploy.yaml; its hosts: are checked too."""
+def test_playbook_with_a_wrong_group_fails(copy_repo: Path) -> None:
+    """The multinode playbooks' hosts: are checked against the job's nodeset."""
     (copy_repo / "ansible").unlink()
     shutil.copytree(REPO / "ansible", copy_repo / "ansible", symlinks=True)
-    deploy = copy_repo / "ansible/playbooks/deploy.yaml"
-    text = deploy.read_text()
-    assert "hosts: compute\n" in text
-    deploy.write_text(text.replace("hosts: compute\n", "hosts: computes\n"))
+    verify = copy_repo / "ansible/playbooks/zuul/multinode-verify.yaml"
+    text = verify.read_text()
+    assert "hosts: undercloud\n" in text
+    verify.write_text(text.replace("hosts: undercloud\n", "hosts: underclouds\n"))
     proc = run_check(copy_repo)
     assert proc.returncode == 1
-    assert (f'job "{MULTINODE_JOB}": ansible/playbooks/deploy.yaml targets hosts "computes", '
-            "which is no node or group of its nodeset") in proc.stderr
+    assert (f'job "{MULTINODE_JOB}": ansible/playbooks/zuul/multinode-verify.yaml targets '
+            'hosts "underclouds", which is no node or group of its nodeset') in proc.stderr
 
 
 def test_without_zuul_d_it_says_so(tmp_path: Path) -> None:

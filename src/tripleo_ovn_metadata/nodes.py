@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,9 @@ PREFIX = "tom-"
 LABEL = "tripleo-ovn-metadata.node"
 BOOT_TIMEOUT = 120.0
 REGISTRY_PORT = 8787
+#: Open files for a node and its nested containers: this host's hard limit here (haproxy
+#: wants 2 per connection for neutron's maxconn 1024).
+NOFILE = 20000
 #: Zuul's names for the nodes of the multinode nodeset, by role.
 ZUUL_GROUPS = {"Controller": "controller", "Compute": "compute"}
 
@@ -280,6 +284,7 @@ def up(controllers: int = 3, computes: int = 3, *, subnet: str = str(tht.CTLPLAN
                     node.hostname, "--label", LABEL, "--network", NETWORK, "--ip", node.ip,
                     "--privileged", "--systemd=always", "--cgroupns=private",
                     "--stop-signal", "SIGRTMIN+3", "--stop-timeout", "30",
+                    "--ulimit", f"nofile={NOFILE}:{NOFILE}", "--ulimit", "nproc=4096:4096",
                     "-v", f"{node.volume}:/var/lib/containers",
                     "--add-host", f"undercloud:{gateway}",
                     image,
@@ -317,12 +322,15 @@ def down() -> list[str]:
         if node.volume and _exists("volume", node.volume):
             run(["podman", "volume", "rm", "-f", node.volume], check=False)
             removed.append(f"volume {node.volume}")
+        # What verify recorded on the node went with it.
+        (paths.state_dir() / "verify" / f"{node.hostname}.json").unlink(missing_ok=True)
     net = nodeset.network_id or nodeset.network
     if nodeset.network_id and _exists("network", nodeset.network):
         run(["podman", "network", "rm", "-f", net], check=False)
         removed.append(f"network {nodeset.network}")
-    for name in ("inventory.yaml", "zuul-inventory.yaml", "environment.yaml", "known_hosts"):
+    for name in ("zuul-inventory.yaml", "environment.yaml", "known_hosts"):
         (nodes_dir() / name).unlink(missing_ok=True)
+    shutil.rmtree(nodes_dir() / "overcloud", ignore_errors=True)
     _state_file().unlink(missing_ok=True)
     return removed
 
@@ -365,7 +373,7 @@ def ssh_args(nodeset: NodeSet) -> str:
         "-o ControlPersist=60s"
 
 
-def zuul_inventory(nodeset: NodeSet, project_src: Path) -> dict[str, Any]:
+def zuul_inventory(nodeset: NodeSet) -> dict[str, Any]:
     """An inventory shaped like the one Zuul writes for the multinode nodeset."""
     hosts: dict[str, Any] = {}
     for node in nodeset.nodes:
@@ -376,18 +384,18 @@ def zuul_inventory(nodeset: NodeSet, project_src: Path) -> dict[str, Any]:
             "ansible_ssh_common_args": ssh_args(nodeset),
             "nodepool": {"private_ipv4": node.ip, "public_ipv4": node.ip},
         }
-    hosts["undercloud"] = {"ansible_connection": "local", "ansible_host": "localhost",
-                           "ansible_python_interpreter":
-                               str(paths.venv_bin("python", ".venv-tripleo-ansible"))}
+    # The job's primary node is this machine; its address on the nodes' network is the
+    # gateway (where the registry listener is).
+    hosts["undercloud-0"] = {
+        "ansible_connection": "local", "ansible_host": "localhost",
+        "ansible_python_interpreter": str(paths.venv_bin("python", ".venv-ansible")),
+        "nodepool": {"private_ipv4": nodeset.gateway, "public_ipv4": nodeset.gateway},
+    }  # fmt: skip
     children = {group: {"hosts": {n.zuul_name: {} for n in nodeset.by_role(role)}}
                 for role, group in ZUUL_GROUPS.items()}
-    children["undercloud_group"] = {"hosts": {"undercloud": {}}}
-    return {"all": {
-        "hosts": hosts,
-        "children": children,
-        "vars": {"zuul": {"project": {"src_dir": str(project_src)},
-                          "executor": {"log_root": str(nodes_dir() / "logs")}}},
-    }}
+    children["undercloud"] = {"hosts": {"undercloud-0": {}}}
+    # No `zuul` variable: the playbooks then use the checkout they are in (vars/common.yaml).
+    return {"all": {"hosts": hosts, "children": children}}
 
 
 def node_environment(nodeset: NodeSet) -> dict[str, Any]:
@@ -416,5 +424,5 @@ def _mac(ip: str) -> str:
 def write_inventories(nodeset: NodeSet) -> None:
     """The Zuul-shaped inventory and the node environment file, in the state dir."""
     yamlio.write_atomic(nodes_dir() / "zuul-inventory.yaml",
-                        zuul_inventory(nodeset, paths.bundle_root()))
+                        zuul_inventory(nodeset))
     yamlio.write_atomic(nodes_dir() / "environment.yaml", node_environment(nodeset))

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tripleo_ovn_metadata import heat_all, nodes, paths, render, secrets, tht, yamlio
-from tripleo_ovn_metadata.errors import ToolError
+from tripleo_ovn_metadata import heat_all, nodes, paths, registry, render, secrets, tht, yamlio
+from tripleo_ovn_metadata.errors import InputError, ToolError
 from tripleo_ovn_metadata.progress import step
 
 LOG = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def create_stack(user_env: Sequence[Path], roles_data: Path | None = None) -> Wo
         tht.process_templates(roles_path, processed)
     roles = render.load_roles(roles_path)
     _files, env = tht.merged_environment([processed / tht.REGISTRY, *envs])
+    check_images(env.get("parameter_defaults", {}), envs)
     request = tht.overcloud_request(processed, roles, envs, render.generated_defaults(env, roles))
     # tripleoclient sets a new DeployIdentifier per deploy; container setup runs only then.
     request.env["parameter_defaults"].setdefault("DeployIdentifier", int(time.time()))
@@ -127,6 +128,29 @@ def create_stack(user_env: Sequence[Path], roles_data: Path | None = None) -> Wo
             _write_inventory(heat, nodeset, work)
     shutil.rmtree(processed, ignore_errors=True)
     return work
+
+
+def check_images(defaults: dict, envs: Sequence[Path]) -> None:
+    """Every ``Container*Image`` the env files name must be in the nodes' registry."""
+    pull = registry.pull_address()
+    push = registry.status().address
+    for param, ref in sorted(defaults.items()):
+        if not (param.startswith("Container") and param.endswith("Image")):
+            continue
+        if not isinstance(ref, str) or not ref.startswith(f"{pull}/"):
+            continue
+        repo, _, tag = ref[len(pull) + 1:].rpartition(":")
+        if not registry.has_tag(push, repo, tag):
+            raise InputError(_defining(param, envs), f"{param}: {ref} is not in the registry "
+                             "(tripleo-ovn-metadata image build --env-file ...)")
+
+
+def _defining(param: str, envs: Sequence[Path]) -> Path:
+    """The last env file that sets ``param`` (the one whose value wins)."""
+    for env in reversed(envs):
+        if param in (yamlio.load_mapping(env).get("parameter_defaults") or {}):
+            return env
+    return envs[-1]
 
 
 def _write_inventory(heat: heat_all.HeatAll, nodeset: nodes.NodeSet, work: Workdir) -> None:

@@ -43,7 +43,8 @@ def start_stub_nova(nodeset: nodes.NodeSet, secret_file: Path) -> None:
     node = _nova_node(nodeset)
     root = paths.bundle_root()
     source = (root / STUB_SOURCE).read_text(encoding="utf-8")
-    nodes.node_exec(node, "sh", "-c", "cat > /usr/local/libexec/tom-stub-nova",
+    nodes.node_exec(node, "sh", "-c", "mkdir -p /usr/local/libexec && "
+                    "cat > /usr/local/libexec/tom-stub-nova",
                     input_text=source)
     unit = (root / STUB_NOVA / NOVA_UNIT).read_text(encoding="utf-8")
     nodes.node_exec(node, "sh", "-c", f"cat > /etc/systemd/system/{NOVA_UNIT}",
@@ -89,7 +90,18 @@ def verify_computes(timeout: float = 90) -> list[verify.Check]:
     checks: list[verify.Check] = []
     for node in nodeset.by_role("Compute"):
         checks += verify.run_checks(timeout, compute_target(nodeset, node, secret))
-    return checks
+    runner = verify.Runner()
+    runner.check("no controller runs the agent (roles_data: Compute only)",
+                 lambda: _no_agent_on(nodeset.by_role("Controller")))
+    return checks + runner.checks
+
+
+def _no_agent_on(controllers: list[nodes.Node]) -> tuple[bool, str]:
+    running = [node.hostname for node in controllers
+               if "ovn_metadata_agent" in nodes.node_exec(
+                   node, "podman", "ps", "-a", "--format", "{{.Names}}").split()]
+    return not running, (f"ovn_metadata_agent on {', '.join(running)}" if running
+                         else f"none of {len(controllers)} controllers has it")
 
 
 def _elapsed(probe: Callable[[], bool], timeout: float) -> float | None:

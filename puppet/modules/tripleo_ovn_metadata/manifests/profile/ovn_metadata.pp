@@ -16,8 +16,19 @@
 #
 # [*ovn_db_host*]
 #   (optional) The OVN southbound database address: one IP address or host
-#   name, or a non-empty list of them (one remote each).
-#   Defaults to lookup('ovn_dbs_vip')
+#   name, or a non-empty list of them (one remote each). Used unless the DBs
+#   are clustered.
+#   Defaults to lookup('ovn_dbs_vip', undef, undef, undef)
+#
+# [*ovn_db_clustered*]
+#   (optional) Whether the OVN DBs run as a raft cluster (THT's
+#   ovn-dbs-cluster-ansible.yaml sets ovn_db_clustered); the agent then gets
+#   one remote per DB node instead of the VIP.
+#   Defaults to lookup('ovn_db_clustered', undef, undef, false)
+#
+# [*ovn_db_node_ips*]
+#   (optional) The OVN DB nodes' addresses, for a clustered southbound DB.
+#   Defaults to lookup('ovn_dbs_node_ips', undef, undef, [])
 #
 # [*ovn_sb_port*]
 #   (optional) Port of the OVN southbound database.
@@ -53,7 +64,9 @@
 #   Defaults to Integer(lookup('step'))
 #
 class tripleo_ovn_metadata::profile::ovn_metadata (
-  $ovn_db_host                            = lookup('ovn_dbs_vip'),
+  $ovn_db_host                            = lookup('ovn_dbs_vip', undef, undef, undef),
+  Boolean $ovn_db_clustered               = lookup('ovn_db_clustered', undef, undef, false),
+  $ovn_db_node_ips                        = lookup('ovn_dbs_node_ips', undef, undef, []),
   $ovn_sb_port                            = lookup('ovn::southbound::port'),
   Enum['tcp', 'ssl'] $protocol            = 'tcp',
   Optional[String[1]] $ovn_sb_ca_cert     = undef,
@@ -65,9 +78,15 @@ class tripleo_ovn_metadata::profile::ovn_metadata (
   Integer $step                           = Integer(lookup('step')),
 ) {
   if $step >= 4 {
-    $hosts = any2array($ovn_db_host)
+    if $ovn_db_clustered {
+      $hosts = any2array($ovn_db_node_ips)
+      $source = 'ovn_dbs_node_ips (clustered)'
+    } else {
+      $hosts = any2array($ovn_db_host)
+      $source = 'ovn_dbs_vip'
+    }
     if empty($hosts) or !($hosts =~ Array[Stdlib::Host]) {
-      fail("ovn_dbs_vip must be an IP address or host name, or a non-empty list of them; got ${ovn_db_host}")
+      fail("${source} must be an IP address or host name, or a non-empty list of them; got ${hosts}")
     }
     unless $ovn_sb_port =~ Stdlib::Port or $ovn_sb_port =~ Pattern[/\A[0-9]{1,5}\z/] {
       fail("ovn::southbound::port must be a port number; got ${ovn_sb_port}")

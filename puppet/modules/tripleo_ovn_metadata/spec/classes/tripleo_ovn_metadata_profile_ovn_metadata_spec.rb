@@ -49,6 +49,15 @@ describe 'tripleo_ovn_metadata::profile::ovn_metadata' do
       }
     end
 
+    context 'with the raft-clustered DBs of ovn-dbs-cluster-ansible.yaml' do
+      let(:facts) { platform_facts.merge(hiera_case: 'clustered') }
+
+      it 'connects to every DB node, not the VIP' do
+        is_expected.to contain_ovn_metadata_agent_config('ovn/ovn_sb_connection')
+          .with_value('tcp:192.0.2.10:6642,tcp:192.0.2.11:6642,tcp:192.0.2.12:6642')
+      end
+    end
+
     context 'with a one-item vip list and a host name' do
       let(:params) { { ovn_db_host: ['ovn-dbs.example.com'], ovn_sb_port: 16642 } }
 
