@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "render",
     "registry",
     "image",
+    "puppet-artifact",
     "config",
     "deploy",
     "verify",
@@ -30,7 +31,7 @@ COMMANDS: tuple[str, ...] = (
 
 
 def _command_module(name: str) -> ModuleType:
-    return importlib.import_module(f"{__name__}.{name}")
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
 class _Parser(argparse.ArgumentParser):
