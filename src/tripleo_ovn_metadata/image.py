@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,11 +68,10 @@ def image_size(ref: str) -> int:
 
 
 def tags() -> dict[str, str]:
-    """Image name -> content tag for the current recipe (and Puppet module)."""
+    """Image name -> content tag for the current recipe (our Puppet module is not in the
+    config image: it ships as a deploy artifact, see :mod:`artifact`)."""
     chain = kolla_recipe.chain_tag()
-    result = {name: chain for name, _ in kolla_recipe.CHAIN}
-    result[kolla_recipe.CONFIG] = f"{chain}-{kolla_recipe.module_hash()}"
-    return result
+    return {name: chain for name, _ in kolla_recipe.CHAIN}
 
 
 def _bud(name: str, tag: str, context: Path, *, no_cache: bool = False) -> None:
@@ -118,15 +116,7 @@ def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], *, for
         refs[name] = ref
         if not force and local_exists(ref):
             continue
-        context = rendered.context(name)
-        if name == kolla_recipe.CONFIG:
-            module = context / "tripleo_ovn_metadata"
-            shutil.rmtree(module, ignore_errors=True)
-            shutil.copytree(
-                kolla_recipe.recipe_dir().parents[1] / kolla_recipe.PUPPET_MODULE, module,
-                ignore=shutil.ignore_patterns("spec", ".git", "*.pyc", "__pycache__"),
-            )
-        _bud(name, tag, context, no_cache=no_cache)
+        _bud(name, tag, rendered.context(name), no_cache=no_cache)
     return refs
 
 
