@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "registry",
     "image",
     "puppet-artifact",
+    "overcloud-image",
     "config",
     "deploy",
     "verify",
