@@ -4,6 +4,7 @@ nothing to change) config generation, each a fresh CLI process, plus the Heat re
 Run: ``.venv/bin/python benchmarks/bench_config.py [--repeat N] [--config-image IMAGE]``.
 Prints median wall times of N runs, the warm/cold ratio, and the share of a warm run spent
 rendering. With ``--config-image`` (an image podman has) it times the podman path too.
+Our module comes from the deploy artifact, unpacked into a node root (``--node-root``).
 Writes only into a temporary directory.
 """
 
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tripleo_ovn_metadata import paths
+from tripleo_ovn_metadata import artifact, paths
 
 ENV = """\
 parameter_defaults:
@@ -62,8 +63,9 @@ def main() -> int:
         env.write_text(ENV)
         hiera = work / "hiera.yaml"
         hiera.write_text("ovn_dbs_vip: [192.0.2.10, 192.0.2.11]\n")
+        node = artifact.install(artifact.build(work / "modules.tar.gz").path, work / "node")
         base = [str(paths.venv_bin("tripleo-ovn-metadata")), "-q", "config",
-                "-e", str(env), "--hieradata", str(hiera)]  # fmt: skip
+                "-e", str(env), "--hieradata", str(hiera), "--node-root", str(node)]  # fmt: skip
         render = statistics.median(
             timed([str(paths.venv_bin("python")), "-c", RENDER_ONLY.format(env=env)])
             for _ in range(args.repeat)

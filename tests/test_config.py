@@ -1,7 +1,10 @@
 """``tripleo-ovn-metadata config`` for real: Heat render, hieradata, puppet apply --tags.
 
 Puppet runs in a private mount namespace (and, in one test, inside the config image with
-podman); every run writes into tmp_path and the host's /etc must not change.
+podman); every run writes into tmp_path and the host's /etc must not change. Our module
+comes the way TripleO ships it: the deploy artifact, pushed to a node by tripleo-ansible's
+tripleo_push_artifacts (``artifact_node`` in conftest.py), and that node's /etc/puppet is
+what Puppet gets, as container-puppet mounts it; the config image has no copy of it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import configparser
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,8 +57,10 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _config(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    rc = cli.main(["config", *map(str, args)])
+def _config(
+    capsys: pytest.CaptureFixture[str], node: Path, *args: str | Path
+) -> tuple[int, str, str]:
+    rc = cli.main(["config", "--node-root", str(node), *map(str, args)])
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -71,6 +77,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def node(artifact_node: Path) -> Path:
+    """The node root the deploy artifact was pushed to: etc/puppet/modules/tripleo_ovn_metadata."""
+    return artifact_node
+
+
+@pytest.fixture(scope="module")
 def tcp_run(
     workdir: Path, etc_before: dict[str, tuple[int, int, int]]
 ) -> Iterator[tuple[Path, Path, Path]]:
@@ -81,11 +93,11 @@ def tcp_run(
 
 
 def test_vip_string_writes_the_ini(
-    tcp_run: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    tcp_run: tuple[Path, Path, Path], node: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env, hiera, output = tcp_run
     rc, out, err = _config(
-        capsys, "-e", env, "-p", f"NeutronMetadataProxySharedSecret={SECRET}",
+        capsys, node, "-e", env, "-p", f"NeutronMetadataProxySharedSecret={SECRET}",
         "--hieradata", hiera, "--output", output,
     )  # fmt: skip
     assert rc == 0, err
@@ -119,14 +131,14 @@ def test_files_are_not_world_readable(tcp_run: tuple[Path, Path, Path]) -> None:
 
 
 def test_second_run_changes_nothing(
-    tcp_run: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    tcp_run: tuple[Path, Path, Path], node: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env, hiera, output = tcp_run
     before = {p: p.stat().st_mtime_ns for p in output.rglob("*")}
     digest = config.config_hash(output)
     result = config.generate(
         env_files=[env], parameters={"NeutronMetadataProxySharedSecret": SECRET},
-        hieradata_file=hiera, output=output,
+        hieradata_file=hiera, output=output, node_root=node,
     )  # fmt: skip
     assert not result.changed
     assert result.config_hash == digest
@@ -134,7 +146,9 @@ def test_second_run_changes_nothing(
     assert SECRET not in "".join(capsys.readouterr())
 
 
-def test_vip_list_with_tls_and_workers(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_vip_list_with_tls_and_workers(
+    workdir: Path, node: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = _write(workdir / "endpoints-tls.yaml", ENDPOINTS.format(protocol="https"))
     hiera = _write(
         workdir / "hiera-list.yaml",
@@ -142,7 +156,7 @@ def test_vip_list_with_tls_and_workers(workdir: Path, capsys: pytest.CaptureFixt
     )
     output = workdir / "tls" / "neutron"
     rc, out, err = _config(
-        capsys, "-e", env, "-p", f"NeutronMetadataProxySharedSecret={SECRET}",
+        capsys, node, "-e", env, "-p", f"NeutronMetadataProxySharedSecret={SECRET}",
         "-p", "EnableInternalTLS=true", "-p", "NeutronMetadataWorkers=3",
         "--hieradata", hiera, "--output", output,
     )  # fmt: skip
@@ -160,7 +174,7 @@ def test_vip_list_with_tls_and_workers(workdir: Path, capsys: pytest.CaptureFixt
 
 
 def test_rerun_drops_what_is_no_longer_configured(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+    workdir: Path, node: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Like container-puppet: a fresh /etc/neutron each run, etc/neutron mirrored."""
     output = workdir / "tls" / "neutron"
@@ -169,7 +183,8 @@ def test_rerun_drops_what_is_no_longer_configured(
     keep = output / "kept-by-operator.txt"
     keep.write_text("not ours\n")
     rc, out, err = _config(
-        capsys, "-e", workdir / "endpoints-tls.yaml", "--hieradata", workdir / "hiera-list.yaml",
+        capsys, node, "-e", workdir / "endpoints-tls.yaml",
+        "--hieradata", workdir / "hiera-list.yaml",
         "-p", f"NeutronMetadataProxySharedSecret={SECRET}", "-p", "EnableInternalTLS=true",
         "--output", output,
     )  # fmt: skip
@@ -180,7 +195,7 @@ def test_rerun_drops_what_is_no_longer_configured(
 
 
 def test_puppet_failure_is_one_line_and_writes_nothing(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+    workdir: Path, node: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """ssl without certificates passes the Python checks; the profile's fail() stops it."""
     role_data = {
@@ -198,10 +213,37 @@ def test_puppet_failure_is_one_line_and_writes_nothing(
     }
     output = workdir / "failed" / "neutron"
     with pytest.raises(config.ToolError) as error:
-        config.apply(role_data, output=output)
+        config.apply(role_data, output=output, node_root=node)
     message = str(error.value)
     assert "\n" not in message and SECRET not in message
     assert "protocol ssl needs ovn_sb_ca_cert, ovn_sb_certificate and ovn_sb_private_key" in message
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("engine", ["namespace", "podman"])
+def test_without_the_artifact_one_line_names_the_missing_class(
+    tcp_run: tuple[Path, Path, Path], workdir: Path, capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest, engine: str,
+) -> None:
+    """A node root without our module (no deploy artifact pushed): Puppet cannot find it,
+    on the host or in the config image."""
+    env, hiera, _ = tcp_run
+    image_ref = request.getfixturevalue("config_image") if engine == "podman" else "none"
+    capsys.readouterr()  # a build just now logged through an earlier test's closed stderr
+    bare = workdir / f"bare-node-{engine}"
+    (bare / "etc/puppet").mkdir(parents=True)
+    output = workdir / f"no-artifact-{engine}" / "neutron"
+    rc, out, err = _config(
+        capsys, bare, "-e", env, "-p", f"NeutronMetadataProxySharedSecret={SECRET}",
+        "--hieradata", hiera, "--output", output, "--config-image", image_ref,
+    )  # fmt: skip
+    assert rc == 1
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    assert "class tripleo_ovn_metadata::profile::ovn_metadata not found" in lines[0]
+    assert f"{bare}/etc/puppet/modules has none" in lines[0]
+    assert "puppet-artifact" in lines[0]
+    assert "Traceback" not in err and SECRET not in out + err
     assert not output.exists()
 
 
@@ -234,6 +276,7 @@ def test_puppet_failure_is_one_line_and_writes_nothing(
 )
 def test_bad_hieradata_is_one_clear_line(
     workdir: Path,
+    node: Path,
     capsys: pytest.CaptureFixture[str],
     hiera_text: str,
     params: list[str],
@@ -245,7 +288,7 @@ def test_bad_hieradata_is_one_clear_line(
     args: list[str | Path] = ["-e", env, "--hieradata", hiera, "--output", output]
     for param in params:
         args += ["-p", param]
-    rc, out, err = _config(capsys, *args)
+    rc, out, err = _config(capsys, node, *args)
     assert rc == 1
     lines = [line for line in err.splitlines() if "error:" in line]
     assert len(lines) == 1 and expected in lines[0], err
@@ -255,18 +298,26 @@ def test_bad_hieradata_is_one_clear_line(
 
 @pytest.fixture(scope="module")
 def config_image() -> str:
-    """The bundle's config image (kolla/ neutron-config), built if missing."""
-    return image.build()[kolla_recipe.CONFIG]
+    """The bundle's config image (kolla/ neutron-config), built if missing: Puppet and
+    Debian's modules, and no copy of ours."""
+    ref = image.build()[kolla_recipe.CONFIG]
+    found = subprocess.run(
+        ["podman", "run", "--rm", "--net", "none", "--entrypoint", "sh", ref, "-c",
+         "find / -xdev -name tripleo_ovn_metadata"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert found.strip() == "", f"the config image has our module: {found}"
+    return ref
 
 
-def test_podman_path_gives_the_same_files(
-    tcp_run: tuple[Path, Path, Path], config_image: str, workdir: Path
+def test_config_image_without_our_module_gives_the_same_files(
+    tcp_run: tuple[Path, Path, Path], config_image: str, workdir: Path, node: Path
 ) -> None:
     env, hiera, namespace_output = tcp_run
     output = workdir / "podman" / "neutron"
     result = config.generate(
         env_files=[env], parameters={"NeutronMetadataProxySharedSecret": SECRET},
-        hieradata_file=hiera, output=output, config_image=config_image,
+        hieradata_file=hiera, output=output, config_image=config_image, node_root=node,
     )  # fmt: skip
     assert result.engine == "podman"
     assert result.config_hash == config.config_hash(namespace_output)

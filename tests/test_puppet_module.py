@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import config, paths
+from tripleo_ovn_metadata import artifact, config, paths
 
-MODULE = paths.bundle_root() / config.MODULE
+MODULE = paths.bundle_root() / artifact.MODULE
 MANIFESTS = sorted((MODULE / "manifests").rglob("*.pp"))
 
 

@@ -4,7 +4,8 @@
     an in-process Heat engine, and a broken copy of our template is caught in it.
 (b) The overcloud stack is created in a local heat-all and tripleo-common's
     config-download is generated from it: our containers are in Compute's step 4 startup
-    config after ovn_controller, and on no Controller.
+    config after ovn_controller, and on no Controller; our Puppet module's deploy artifact
+    (``puppet-artifact``'s env file) reaches the host prep step that pushes it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tripleo_ovn_metadata import heat_all, heat_engine, paths, render, tht
+from tripleo_ovn_metadata import artifact, heat_all, heat_engine, paths, render, tht
 from tripleo_ovn_metadata.errors import InputError, ToolError
 
 ROOT = paths.bundle_root()
@@ -94,9 +95,20 @@ def test_overcloud_preview_catches_a_broken_agent_template(processed: Path, tmp_
 
 
 @pytest.fixture(scope="module")
-def config_download(processed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def artifact_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The env file ``puppet-artifact --env-file`` writes (DeployArtifactFILEs)."""
+    where = tmp_path_factory.mktemp("artifact")
+    built = artifact.build(where / artifact.DEFAULT_OUTPUT.name)
+    artifact.write_env_file(where / "puppet-artifact.yaml", built.path)
+    return where / "puppet-artifact.yaml"
+
+
+@pytest.fixture(scope="module")
+def config_download(
+    processed: Path, artifact_env: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     """Create the overcloud in heat-all (~6 min) and config-download it; removed after."""
-    request = _request(processed, [ENV])
+    request = _request(processed, [ENV, artifact_env])
     out = tmp_path_factory.mktemp("config-download")
     with heat_all.HeatAll() as heat:
         heat.create_stack(tht.STACK_NAME, request)
@@ -127,6 +139,32 @@ def test_no_controller_runs_the_agent(config_download: Path) -> None:
     services = _yaml(config_download / "group_vars" / "Controller")["service_names"]
     assert "ovn_metadata" not in services
     assert "ovn_controller" in services
+
+
+def _tasks(value: object) -> Iterator[dict]:
+    """Every mapping in a loaded playbook (tasks, blocks, plays)."""
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _tasks(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _tasks(item)
+
+
+def test_deploy_artifact_reaches_the_host_prep_push(
+    config_download: Path, artifact_env: Path
+) -> None:
+    """THT 18 hands DeployArtifactFILEs to the host prep task running tripleo_push_artifacts."""
+    wanted = yaml.safe_load(artifact_env.read_text())["parameter_defaults"]["DeployArtifactFILEs"]
+    assert _yaml(config_download / "global_vars.yaml")["deploy_artifact_files"] == wanted
+    pushes = [
+        task["tripleo_push_artifacts"]
+        for path in sorted(config_download.glob("deploy_steps*.yaml"))
+        for task in _tasks(yaml.safe_load(path.read_text(encoding="utf-8")))
+        if "tripleo_push_artifacts" in task
+    ]
+    assert pushes and all("deploy_artifact_files" in push["artifact_paths"] for push in pushes)
 
 
 def test_render_plan_matches_config_download(config_download: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import cli, paths
+from tripleo_ovn_metadata import artifact, cli, paths
 
 ROOT = paths.bundle_root()
 TEMPLATE = "deployment/ovn/ovn-metadata-container-puppet.yaml"
@@ -57,17 +57,69 @@ def findings(lines: list[str]) -> list[str]:
     return [line for line in lines if ": ERROR " in line or ": WARNING " in line]
 
 
-def test_the_bundle_passes(capsys: pytest.CaptureFixture[str]) -> None:
+def _step_config_line() -> int:
+    text = (ROOT / TEMPLATE).read_text()
+    return text[: text.index("        step_config: |\n")].count("\n") + 1
+
+
+def _not_delivered(line: int) -> str:
+    return (f"{TEMPLATE}:{line}: WARNING puppet-module-delivery: step_config class "
+            "tripleo_ovn_metadata::profile::ovn_metadata needs Puppet module tripleo_ovn_metadata,"
+            " which stock images lack and no env file delivers")
+
+
+@pytest.fixture(scope="module")
+def artifact_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The env file ``puppet-artifact --env-file`` writes, and its tarball."""
+    where = tmp_path_factory.mktemp("artifact")
+    built = artifact.build(where / "puppet-modules.tar.gz")
+    artifact.write_env_file(where / "puppet-artifact.yaml", built.path)
+    return where / "puppet-artifact.yaml"
+
+
+def test_the_bundle_passes_but_its_module_is_not_delivered(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Its env files alone do not ship our Puppet module: that takes the artifact's."""
     code, out, err = run(capsys)
-    assert (code, findings(out), err) == (0, [], "")
-    assert out[-1].endswith("0 errors, 0 warnings")
+    assert (code, err) == (0, "")
+    hits = findings(out)
+    assert len(hits) == 1 and hits[0].startswith(_not_delivered(_step_config_line())), hits
+    assert "tripleo-ovn-metadata puppet-artifact --env-file" in hits[0]
+    assert out[-1].endswith("0 errors, 1 warnings")
 
 
-def test_the_bundle_passes_when_named_explicitly(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_bundle_passes_when_named_explicitly(
+    artifact_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, str(ROOT / TEMPLATE), str(ROOT / ENV), "-e", str(ROOT / ENV),
-                       "-r", str(ROOT / ROLES))
+                       "-e", str(artifact_env), "-r", str(ROOT / ROLES))
     assert (code, findings(out)) == (0, [])
-    assert out[-1].startswith("3 files checked")
+    assert out[-1].startswith("4 files checked")
+
+
+def test_module_in_image_counts_as_delivered(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--module-in-image", "tripleo_ovn_metadata")
+    assert (code, findings(out)) == (0, [])
+
+
+def test_artifact_without_our_module_and_unreadable_url_still_warn(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other_module"
+    (other / "manifests").mkdir(parents=True)
+    (other / "manifests/init.pp").write_text("class other_module {}\n")
+    built = artifact.build(tmp_path / "other.tar.gz", other)
+    env = tmp_path / "artifacts.yaml"
+    env.write_text(f"parameter_defaults:\n  DeployArtifactFILEs: [{built.path}]\n"
+                   "  DeployArtifactURLs: http://192.0.2.1/a.tar.gz\n")
+    code, out, _ = run(capsys, "-e", str(ROOT / ENV), "-e", str(env), "-r", str(ROOT / ROLES))
+    hits = findings(out)
+    assert code == 0 and len(hits) == 1, hits
+    where = f"ovn-metadata-container-puppet.yaml:{_step_config_line()}: WARNING "
+    assert f"{where}puppet-module-delivery: " in hits[0]
+    assert ("needs Puppet module tripleo_ovn_metadata, which stock images lack and no env file "
+            "delivers (http://192.0.2.1/a.tar.gz could not be read here): ") in hits[0]
 
 
 BROKEN = [
@@ -211,9 +263,9 @@ def test_without_stock_tree_warns_once(
     missing = tmp_path / "no-tht"
     code, out, _ = run(capsys, "--tht", str(missing))
     assert code == 0
-    assert findings(out) == [f"{missing}: WARNING param-definitions: stock tripleo-heat-templates "
-                             "not found; parameter definitions not compared (run tools/setup.sh "
-                             "or pass --tht)"]
+    assert [f for f in findings(out) if "param-definitions" in f] == [
+        f"{missing}: WARNING param-definitions: stock tripleo-heat-templates "
+        "not found; parameter definitions not compared (run tools/setup.sh or pass --tht)"]
 
 
 def test_directory_walk_skips_j2_templates(

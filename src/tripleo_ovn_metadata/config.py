@@ -11,6 +11,14 @@ written. Where the config image exists locally, Puppet runs inside it with podma
 otherwise in a private mount namespace, with ``/etc`` an overlay whose upper layer is
 thrown away and the output directory bind-mounted on ``/etc/neutron``.
 
+Our module is not in the config image: like tripleo-ansible's container_puppet_config,
+the node's ``/etc/puppet`` is mounted read-only on ``/tmp/puppet-etc`` and copied to
+``/etc/puppet`` (container-puppet.sh), and the node's
+``/usr/share/openstack-puppet/modules`` is mounted where it has one; Puppet's modulepath
+is container-puppet's ``/etc/puppet/modules:/usr/share/openstack-puppet/modules``. The
+deploy artifact (:mod:`tripleo_ovn_metadata.artifact`) is what puts our module into the
+node's ``/etc/puppet/modules``; ``node_root`` says where that node's ``/`` is.
+
 The config hash (md5 over the generated files' names, modes and contents, like TripleO's
 ``<config_volume>.md5sum``) changes exactly when the configuration does; TripleO puts it
 in ``TRIPLEO_CONFIG_HASH`` so a change recreates the container.
@@ -30,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tripleo_ovn_metadata import hieradata, paths, procs, yamlio
+from tripleo_ovn_metadata import artifact, hieradata, paths, procs, yamlio
 from tripleo_ovn_metadata.errors import InputError, ToolError
 from tripleo_ovn_metadata.progress import step
 
@@ -38,10 +46,13 @@ LOG = logging.getLogger(__name__)
 
 #: Where TripleO keeps the generated configuration of the ``neutron`` config volume.
 DEFAULT_OUTPUT = Path("/var/lib/config-data/puppet-generated/neutron")
-#: Our module, in the bundle.
-MODULE = Path("puppet/modules/tripleo_ovn_metadata")
-#: Debian's modules the profile needs; only these go on the modulepath (the full
-#: /usr/share/puppet/modules loads puppetlabs-apt's facts: ~6 s per run).
+#: The node's Puppet paths container_puppet_config mounts, relative to the node's root.
+NODE_PUPPET_ETC = Path("etc/puppet")
+NODE_MODULES = Path("usr/share/openstack-puppet/modules")
+#: container-puppet.sh's modulepath (in the config container).
+MODULEPATH = "/etc/puppet/modules:/usr/share/openstack-puppet/modules"
+#: Without a config image: Debian's modules the profile needs, after the node's own; only
+#: these (the full /usr/share/puppet/modules loads puppetlabs-apt's facts: ~6 s per run).
 SYSTEM_MODULES = Path("/usr/share/puppet/modules")
 CURATED_MODULES = ("neutron", "openstacklib", "oslo", "inifile", "stdlib")
 #: The one directory Puppet may write, relative to the output directory.
@@ -91,6 +102,7 @@ def generate(
     output: Path = DEFAULT_OUTPUT,
     step_number: int = 4,
     config_image: str | None = None,
+    node_root: Path = Path("/"),
 ) -> ConfigResult:
     """Render the service for ``role`` with real Heat, then apply its Puppet config."""
     from tripleo_ovn_metadata import render  # Heat is heavy: import only when rendering
@@ -110,6 +122,7 @@ def generate(
         output=output,
         step_number=step_number,
         config_image=config_image,
+        node_root=node_root,
     )
 
 
@@ -121,11 +134,13 @@ def apply(
     step_number: int = 4,
     config_image: str | None = None,
     host_facts: Mapping[str, Any] | None = None,
+    node_root: Path = Path("/"),
 ) -> ConfigResult:
     """Apply the rendered ``role_data``'s Puppet config into ``output``.
 
     ``config_image`` (default: the role_data's ``config_image``) is used when podman has
-    it locally; otherwise Puppet runs on the host in a private mount namespace.
+    it locally; otherwise Puppet runs on the host in a private mount namespace. The
+    modules come from the node whose ``/`` is ``node_root`` (see the module docstring).
 
     Like container-puppet, Puppet starts from an empty ``/etc/neutron`` each time, so a
     key or file no longer configured disappears. It writes a staging directory; only a
@@ -139,6 +154,7 @@ def apply(
     if not tags or not manifest:
         raise InputError(paths.SERVICE_TEMPLATE, "role_data has no puppet_config tags/step_config")
     output = _check_output(output)
+    node = _check_node_root(node_root)
     extra = hieradata.load_extra(hieradata_file) if hieradata_file else None
     hiera = hieradata.build(
         role_data.get("config_settings") or {},
@@ -155,18 +171,16 @@ def apply(
         (stage / CONFIG_DIR).mkdir(mode=0o700, parents=True)
         hiera_yaml = hieradata.write(hiera, work / "hieradata")
         (work / "config.pp").write_text(manifest, encoding="utf-8")
-        # The same curated modulepath both ways: its links name Debian's module dirs,
-        # which the config image has at the same place.
         engine = "podman" if image and _image_exists(image) else "namespace"
-        modulepath = _curated_modules(work, check=engine == "namespace")
-        argv = _puppet_argv(work, modulepath, hiera_yaml, tags)
+        if engine == "podman":
+            argv = _puppet_argv(work, MODULEPATH, hiera_yaml, tags)
+            cmd = _podman_cmd(str(image), work, stage / CONFIG_DIR, node, argv)
+        else:
+            argv = _puppet_argv(work, _host_modulepath(work, node), hiera_yaml, tags)
+            cmd = _namespace_cmd(work, stage / CONFIG_DIR, argv)
         with step(f"puppet apply --tags {tags} ({engine})") as current:
-            if engine == "podman":
-                cmd = _podman_cmd(str(image), work, stage / CONFIG_DIR, argv)
-            else:
-                cmd = _namespace_cmd(work, stage / CONFIG_DIR, argv)
             (work / "home").mkdir(mode=0o700)
-            _run_puppet(cmd, hiera.secrets(), home=work / "home")
+            _run_puppet(cmd, hiera.secrets(), home=work / "home", node=node)
             written = [p for p in stage.rglob("*") if p.is_file()]
             current.nbytes = sum(p.stat().st_size for p in written)
             current.detail = f"{len(written)} files"
@@ -254,26 +268,23 @@ def _image_exists(image: str) -> bool:
     return found
 
 
-def _own_module(work: Path) -> str:
-    """A modules dir holding a copy of our module (usable inside a container too)."""
-    modules = work / "own-modules"
+def _check_node_root(node_root: Path) -> Path:
+    if not Path(node_root).is_dir():
+        raise InputError(node_root, "node root: no such directory")
+    return Path(node_root).resolve()
+
+
+def _host_modulepath(work: Path, node: Path) -> str:
+    """The node's module dirs that exist, then Debian's five (links), and nothing else."""
+    dirs = [str(node / d) for d in (NODE_PUPPET_ETC / "modules", NODE_MODULES)
+            if (node / d).is_dir()]
+    modules = work / "system-modules"
     modules.mkdir()
-    shutil.copytree(
-        paths.bundle_root() / MODULE,
-        modules / MODULE.name,
-        ignore=shutil.ignore_patterns("spec", ".rspec"),
-    )
-    return str(modules)
-
-
-def _curated_modules(work: Path, *, check: bool) -> str:
-    """Our module plus Debian's five, and nothing else, on the modulepath."""
-    modules = Path(_own_module(work))
     for name in CURATED_MODULES:
-        if check and not (SYSTEM_MODULES / name).is_dir():
+        if not (SYSTEM_MODULES / name).is_dir():
             raise ToolError(f"{SYSTEM_MODULES / name}: Puppet module missing (run tools/setup.sh)")
         (modules / name).symlink_to(SYSTEM_MODULES / name)
-    return str(modules)
+    return ":".join([*dirs, str(modules)])
 
 
 def _puppet_argv(work: Path, modulepath: str, hiera_yaml: Path, tags: str) -> list[str]:
@@ -285,11 +296,29 @@ def _puppet_argv(work: Path, modulepath: str, hiera_yaml: Path, tags: str) -> li
     return [*argv, str(work / "config.pp")]
 
 
-def _podman_cmd(image: str, work: Path, etc_dir: Path, argv: list[str]) -> list[str]:
-    """Puppet inside the config image: the work dir at the same path, output on /etc/neutron."""
+# The start of container-puppet.sh: the node's /etc/puppet, mounted read-only, becomes
+# the container's own; then umask for what Puppet writes, and Puppet.
+_PODMAN_SCRIPT = """
+rm -rf /etc/puppet && mkdir -p /etc/puppet
+if [ -d /tmp/puppet-etc ]; then cp -dR /tmp/puppet-etc/. /etc/puppet; fi
+rm -rf /etc/puppet/ssl
+umask 027
+exec "$@"
+"""
+
+
+def _podman_cmd(
+    image: str, work: Path, etc_dir: Path, node: Path, argv: list[str]
+) -> list[str]:
+    """Puppet inside the config image: the work dir at the same path, output on
+    /etc/neutron, the node's Puppet dirs where container_puppet_config mounts them."""
     mounts = ["-v", f"{work}:{work}", "-v", f"{etc_dir}:/etc/neutron"]
+    if (node / NODE_PUPPET_ETC).is_dir():
+        mounts += ["-v", f"{node / NODE_PUPPET_ETC}:/tmp/puppet-etc:ro"]
+    if (node / NODE_MODULES).is_dir():
+        mounts += ["-v", f"{node / NODE_MODULES}:/{NODE_MODULES}:ro"]
     env = ["-e", f"FACTER_os_service_default={SERVICE_DEFAULT}"]
-    shell = ["--entrypoint", "sh", image, "-euc", 'umask 027; exec "$@"', "sh"]
+    shell = ["--entrypoint", "sh", image, "-euc", _PODMAN_SCRIPT, "sh"]
     return [*PODMAN_RUN, *mounts, *env, *shell, *argv]
 
 
@@ -300,15 +329,29 @@ def _namespace_cmd(work: Path, etc_dir: Path, argv: list[str]) -> list[str]:
     return [*unshare, "sh", "-euc", _NAMESPACE_SCRIPT, "sh", str(work), str(etc_dir), home, *argv]
 
 
-def _run_puppet(cmd: Sequence[str], secrets: Sequence[str], home: Path) -> None:
+def _run_puppet(cmd: Sequence[str], secrets: Sequence[str], home: Path, node: Path) -> None:
     env = dict(
         os.environ, FACTER_os_service_default=SERVICE_DEFAULT, LANG="C.UTF-8", HOME=str(home)
     )
     proc = procs.run(cmd, check=False, env=env, secrets=secrets)
     if proc.returncode not in (0, 2):  # --detailed-exitcodes: 2 = changes made
-        raise ToolError(procs.redact(f"puppet apply failed: {_puppet_error(proc)}", secrets))
+        message = _puppet_error(proc)
+        missing = _MISSING_CLASS.match(message)
+        if missing:
+            module = missing.group(1).split("::")[0]
+            hint = (
+                "ship it to the node with the deploy artifact (tripleo-ovn-metadata "
+                "puppet-artifact)" if module == artifact.MODULE.name
+                else "the node or the config image has to provide it"
+            )
+            message = (
+                f"class {missing.group(1)} not found: no module {module} on the modulepath "
+                f"({node / NODE_PUPPET_ETC / 'modules'} has none); {hint}"
+            )
+        raise ToolError(procs.redact(f"puppet apply failed: {message}", secrets))
 
 
+_MISSING_CLASS = re.compile(r"^Could not find class (?:::)?([\w:]+)")
 _ERROR_NOISE = re.compile(
     r"^(Error: )?(Evaluation Error: )?(Error while evaluating a \w+( \w+)*, )?"
 )

@@ -196,6 +196,18 @@ def _render(env_files: Sequence[Path], parameters: Mapping[str, Any]) -> dict[st
         return render.render_role_data("Compute", env_files=env_files, parameters=parameters)
 
 
+def _node_root() -> Path:
+    """This node's Puppet modules as the deploy artifact puts them (DeployArtifactFILEs,
+    unpacked like tripleo_push_artifacts does), in the deploy's own dir, not the host's /etc."""
+    from tripleo_ovn_metadata import artifact
+
+    deploy_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    built = artifact.build(deploy_dir() / artifact.DEFAULT_OUTPUT.name)
+    node = deploy_dir() / "node"
+    shutil.rmtree(node, ignore_errors=True)
+    return artifact.install(built.path, node)
+
+
 def _generate_config(role_data: Mapping[str, Any], hostname: str, vip: str | list[str]) -> str:
     from tripleo_ovn_metadata import config  # the Puppet area
 
@@ -208,7 +220,7 @@ def _generate_config(role_data: Mapping[str, Any], hostname: str, vip: str | lis
         with step(f"pull {image}"):
             procs.run(["podman", "pull", "--quiet", image], timeout=900)
     with step("generate config (Puppet)") as current:
-        result = config.apply(role_data, hieradata_file=extra)
+        result = config.apply(role_data, hieradata_file=extra, node_root=_node_root())
         current.detail = f"hash {result.config_hash[:12]}, {result.engine}"
     return result.config_hash
 

@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -79,14 +78,13 @@ def image_size(ref: str) -> int:
 
 
 def tags() -> dict[str, str]:
-    """Image name -> content tag for the current recipe (and Puppet module).
+    """Image name -> content tag for the current recipe.
 
-    Leaves with inputs from outside the recipe add a hash of them: the config image of
-    our Puppet module, the OVN leaves of the tripleo-common files they get.
+    Our Puppet module is not in the config image (it ships as a deploy artifact, see
+    :mod:`artifact`); the OVN leaves add a hash of the tripleo-common files they get.
     """
     chain = kolla_recipe.chain_tag()
     result = {name: chain for name, _ in kolla_recipe.CHAIN}
-    result[kolla_recipe.CONFIG] = f"{chain}-{kolla_recipe.module_hash()}"
     for name in kolla_recipe.TRIPLEO_COMMON_FILES:
         result[name] = f"{chain}-{kolla_recipe.tripleo_common_hash(name)}"
     return result
@@ -157,13 +155,6 @@ def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], needed
         if not force and local_exists(ref):
             continue
         context = rendered.context(name)
-        if name == kolla_recipe.CONFIG:
-            module = context / "tripleo_ovn_metadata"
-            shutil.rmtree(module, ignore_errors=True)
-            shutil.copytree(
-                kolla_recipe.recipe_dir().parents[1] / kolla_recipe.PUPPET_MODULE, module,
-                ignore=shutil.ignore_patterns("spec", ".git", "*.pyc", "__pycache__"),
-            )
         if name in kolla_recipe.TRIPLEO_COMMON_FILES:
             kolla_recipe.copy_tripleo_common(name, context)
         _bud(name, tag, context, no_cache=no_cache)

@@ -55,8 +55,6 @@ TRIPLEO_COMMON_FILES: dict[str, tuple[tuple[str, str], ...]] = {
     OVN_CONTROLLER: (("healthcheck/common.sh", "tripleo-common/healthcheck/common.sh"),
                      ("healthcheck/ovn-controller", "tripleo-common/healthcheck/ovn-controller")),
 }
-#: Our Puppet module, copied into the config image's build context.
-PUPPET_MODULE = Path("puppet/modules/tripleo_ovn_metadata")
 _SKIP_PARTS = {".git", "__pycache__", ".tox", "spec", ".pytest_cache"}
 
 
@@ -114,11 +112,6 @@ def chain_tag() -> str:
     for part in (tree_hash(recipe_dir()), kolla_version(), base_image_id()):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:12]
-
-
-def module_hash() -> str:
-    """Content hash of our Puppet module (the config image's extra input)."""
-    return tree_hash(paths.bundle_root() / PUPPET_MODULE)[:12]
 
 
 def tripleo_common_file(installed: str) -> Path:

@@ -143,7 +143,8 @@ def discover(targets: Iterable[Path], skip_dirs: Sequence[str] = ()) -> list[Pat
 
 
 class Context:
-    """Everything rules share: the loaded docs, env files, roles and the stock tree."""
+    """Everything rules share: the loaded docs, env files, roles, the stock tree and the
+    Puppet modules the operator says the overcloud image has."""
 
     def __init__(
         self,
@@ -151,8 +152,10 @@ class Context:
         env_files: list[Doc],
         roles_docs: list[Doc],
         tht: Path,
+        image_modules: Sequence[str] = (),
     ) -> None:
         self.docs = docs
+        self.image_modules = frozenset(image_modules)
         self.env_files = env_files
         self.roles_docs = roles_docs
         self.tht_path = tht
@@ -243,12 +246,14 @@ def validate(
     roles_file: str | Path | None = None,
     tht: str | Path | None = None,
     skip_dirs: Sequence[str] = (),
+    image_modules: Sequence[str] = (),
 ) -> Report:
     """Validate ``targets`` (default: the bundle) and return every finding, sorted.
 
     ``env_files`` and ``roles_file`` feed the cross-file rules. When ``targets`` is empty
     they default to the bundle's env files and ``roles_data.yaml``; otherwise to none and
-    to the roles files among ``targets``.
+    to the roles files among ``targets``. ``image_modules`` are Puppet modules the
+    overcloud image has beyond stock's (e.g. after ``overcloud-image patch --puppet``).
     """
     from tripleo_ovn_metadata.rules import RULES
 
@@ -276,7 +281,7 @@ def validate(
     else:
         roles_docs = [d for d in docs if d.kind == "roles"]
     _add_missing(docs, roles_docs)
-    ctx = Context(docs, envs, roles_docs, Path(tht) if tht else paths.tht_dir())
+    ctx = Context(docs, envs, roles_docs, Path(tht) if tht else paths.tht_dir(), image_modules)
     findings: set[Finding] = set()
     with step(f"validate {len(docs)} files") as current:
         for rule in RULES:

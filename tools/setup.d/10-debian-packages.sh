@@ -16,7 +16,7 @@ if [ ! -x "$bootstrap/bin/bindep" ]; then
     /usr/bin/python3 -m venv "$bootstrap"
     venv_pip "$bootstrap" install -q bindep
 fi
-missing=$("$bootstrap/bin/bindep" -b puppet images e2e || true)
+missing=$("$bootstrap/bin/bindep" -b puppet images e2e guestfs || true)
 if [ -n "$missing" ]; then
     echo "    installing: $(echo $missing)"
     # NOTE: policy-rc.d keeps the daemons (openvswitch, ovn, registry) from starting at

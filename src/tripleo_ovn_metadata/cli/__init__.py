@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "render",
     "registry",
     "image",
+    "puppet-artifact",
+    "overcloud-image",
     "config",
     "nodes",
     "overcloud",
@@ -33,7 +35,7 @@ COMMANDS: tuple[str, ...] = (
 
 
 def _command_module(name: str) -> ModuleType:
-    return importlib.import_module(f"{__name__}.{name}")
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
 class _Parser(argparse.ArgumentParser):

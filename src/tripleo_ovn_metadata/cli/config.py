@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--step", type=int, default=4, help="deployment step given to Puppet (default: 4)"
     )
     parser.add_argument(
+        "--node-root", type=Path, default=Path("/"), metavar="DIR",
+        help="the node's / whose etc/puppet (with our module from the deploy artifact, see "
+        "puppet-artifact) and usr/share/openstack-puppet/modules Puppet uses, as "
+        "container-puppet mounts them (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
         "--config-image", metavar="IMAGE",
         help="run Puppet in this image when podman has it (default: the template's "
         "config_image); otherwise in a private mount namespace on the host",
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         step_number=args.step,
         config_image=args.config_image,
+        node_root=args.node_root,
     )
     state = "changed" if result.changed else "unchanged"
     print(f"{result.output}: {len(result.files)} files, {state} (puppet ran via {result.engine})")

@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: the one tools/setup.sh unpacks into .cache/",
     )  # fmt: skip
     parser.add_argument(
+        "--module-in-image", dest="image_modules", action="append", default=[],
+        metavar="MODULE",
+        help="a Puppet module the overcloud image already has beyond stock's, e.g. "
+        "tripleo_ovn_metadata after overcloud-image patch --puppet (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
         "--skip-dir", dest="skip_dirs", action="append", default=[], metavar="DIR",
         help="directory name or path (relative to a PATH) not to walk (repeatable)",
     )  # fmt: skip
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         roles_file=args.roles_file,
         tht=args.tht,
         skip_dirs=args.skip_dirs,
+        image_modules=args.image_modules,
     )
     for finding in report.findings:
         print(finding)

@@ -22,6 +22,7 @@ from tripleo_ovn_metadata.rules import (
     env_registry,
     param_definitions,
     puppet_config,
+    puppet_delivery,
     role_data_sections,
     role_file,
     service_alias,
@@ -52,4 +53,5 @@ RULES: tuple[ModuleType, ...] = (
     service_alias,
     agent_ordering,
     agent_hostname,
+    puppet_delivery,
 )
