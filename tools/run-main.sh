@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 tom=.venv/bin/tripleo-ovn-metadata
 images_env=.state/images-environment.yaml
+artifact_env=.state/puppet-artifact.yaml
 echo "==> validate"
 "$tom" validate
 echo "==> render (roles_data.yaml: 3 controllers + 3 computes)"
@@ -20,7 +21,10 @@ echo "==> rehearsal nodes: 1 controller + 1 compute (a previous run's nodes go f
 echo "==> images (build what is missing), pushed to the registry the nodes pull from"
 mkdir -p -m 0700 .state
 "$tom" image build --env-file "$images_env"
+echo "==> our Puppet module as a deploy artifact (DeployArtifactFILEs)"
+"$tom" puppet-artifact --output .state/puppet-modules.tar.gz --env-file "$artifact_env"
 echo "==> overcloud deploy (real Heat, config-download, tripleo-ansible on the nodes)"
-"$tom" overcloud deploy -e environments/services/neutron-ovn-metadata.yaml -e "$images_env"
+"$tom" overcloud deploy -e environments/services/neutron-ovn-metadata.yaml \
+    -e "$images_env" -e "$artifact_env"
 echo "==> verify (a VM on the compute fetches its metadata through the agent)"
 "$tom" verify --nodes

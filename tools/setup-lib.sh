@@ -31,3 +31,22 @@ ensure_venv() {
         echo "$want" > "$venv/.requirements-hash"
     fi
 }
+
+# apt_mirror: the Debian archive this machine's apt uses (deb822 .sources first, then
+# one-line sources.list entries), never a built-in host name; fails with one line if none.
+apt_mirror() {
+    local uri
+    uri=$(awk '/^Types:/ { deb = ($0 ~ /(^|[ \t])deb([ \t]|$)/) }
+               /^URIs:/ && deb && $2 !~ /security/ { print $2; exit }' \
+            /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+    if [ -z "$uri" ]; then
+        uri=$(awk '$1 == "deb" && $0 !~ /security/ {
+                       for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+                /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -1)
+    fi
+    if [ -z "$uri" ]; then
+        echo "setup: no Debian mirror in /etc/apt/sources.list{,.d} (apt must be configured)" >&2
+        return 1
+    fi
+    echo "$uri"
+}

@@ -29,8 +29,7 @@ mv "$dropin.tmp" "$dropin"
 
 # The base image: Debian bookworm from the configured Debian mirror (no registry here).
 if ! podman image exists localhost/debian:bookworm; then
-    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-    mirror=${mirror:-http://deb.debian.org/debian}
+    mirror=$(apt_mirror)
     rootfs=$(mktemp -d /var/tmp/tom-rootfs.XXXXXX)
     trap 'rm -rf "$rootfs"' EXIT
     echo "    debootstrap bookworm from $mirror"
