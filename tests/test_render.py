@@ -1,7 +1,7 @@
 """``tripleo-ovn-metadata render``: the 3 + 3 plan from real Heat, and bad input.
 
 The plan runs stock THT 18's role service chains and our template in a local Heat engine
-(about 25 s per render), so those tests are marked slow; the bad-input ones fail early.
+(about 6 s per render), so those tests are marked slow; the bad-input ones fail early.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,17 @@ pytestmark = pytest.mark.skipif(
     not (paths.tht_dir() / "tools" / "process-templates.py").is_file(),
     reason="needs stock THT from tools/setup.sh",
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A new render cache, so these plans come from the engine (test_render_cache has
+    the cache's own tests)."""
+    stock = paths.tht_dir()  # under the default cache directory unless set
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRIPLEO_OVN_METADATA_CACHE", str(tmp_path_factory.mktemp("cache")))
+        patch.setenv("TRIPLEO_OVN_METADATA_THT", str(stock))
+        yield
 
 
 def _main(*argv: str) -> tuple[int, str, str]:

@@ -7,12 +7,20 @@ then explicit ``-p`` parameters.
 
 ``render_role_data`` evaluates our single template in-process (0.2 s after boot);
 ``render_plan`` creates the stock role service chains (nested stacks) in a local Heat
-engine (heat_engine) for the container plan of every role.
-"""
+engine (heat_engine) for the container plan of every role. It caches (render_cache) the
+stock tree processed for the roles file, merged as heatclient merges its registry (keyed
+by the content of the whole stock tree and of the roles file), and each plan under the
+SHA-256 of the exact request the engine was given (template, merged environments, every
+file's content; not the random passwords, which no plan shows) and of the code and
+packages that evaluate it. The engine boots in its child process meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,7 @@ from tripleo_ovn_metadata import (  # heat_engine/heat_eval quiet eventlet's ban
     paths,
     plan,
     progress,
+    render_cache,
     tht,
     yamlio,
 )
@@ -52,16 +61,26 @@ def merged_environment(env_files: Sequence[Path]) -> dict[str, Any]:
     return tht.merged_environment(env_files)[1]
 
 
+def generated_passwords() -> dict[str, Any]:
+    """The passwords tripleo-common generates for a new plan (random each time)."""
+    from tripleo_common.utils import passwords
+
+    return dict(passwords.generate_passwords())
+
+
+def image_defaults(env: Mapping[str, Any], roles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The image parameters tripleo-common's default image prepare gives ``env``."""
+    from tripleo_common.image import kolla_builder
+
+    return dict(kolla_builder.container_images_prepare_multi(dict(env), list(roles), dry_run=True))
+
+
 def generated_defaults(
     env: Mapping[str, Any], roles: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """Passwords and image parameters as tripleo-common makes them for a new plan."""
-    from tripleo_common.image import kolla_builder
-    from tripleo_common.utils import passwords
-
-    values: dict[str, Any] = dict(passwords.generate_passwords())
-    images = kolla_builder.container_images_prepare_multi(dict(env), list(roles), dry_run=True)
-    values.update(images)
+    values = generated_passwords()
+    values.update(image_defaults(env, roles))
     return values
 
 
@@ -178,40 +197,187 @@ def declared_parameters(files: Mapping[str, Any]) -> set[str]:
     return names
 
 
+# --- What render caches (render_cache): the stock side, and plans by their request ----
+
+
+@dataclass
+class StockTemplates:
+    """The processed stock tree as the plan uses it: its puppet registry merged by
+    heatclient (``files``, ``env``), the parameters of its ``overcloud.yaml`` and every
+    parameter its templates declare."""
+
+    files: dict[str, Any]
+    env: dict[str, Any]
+    top_parameters: list[str]
+    declared: list[str]
+
+
+def _stock_key(roles_path: Path) -> str:
+    return render_cache.digest(
+        "stock",
+        render_cache.tree_digest(paths.tht_dir()),
+        roles_path.read_bytes(),
+        render_cache.installed(),
+        render_cache.sources_digest([tht, render_cache, sys.modules[__name__]]),
+    )
+
+
+def stock_templates(roles_path: Path) -> tuple[StockTemplates, bool]:
+    """process-templates of stock THT for ``roles_path``, merged; and whether it was cached.
+
+    Keyed by the content of the whole stock tree and of the roles file.
+    """
+    import tempfile
+
+    key = _stock_key(roles_path)
+    value = render_cache.load("stock", key)
+    if isinstance(value, dict):
+        with contextlib.suppress(TypeError):
+            stock = StockTemplates(**value)
+            shapes = ((stock.files, dict), (stock.env, dict), (stock.top_parameters, list),
+                      (stock.declared, list))  # fmt: skip
+            if all(isinstance(part, kind) for part, kind in shapes):
+                return stock, True
+    with tempfile.TemporaryDirectory(prefix="tom-render-") as tmp:
+        processed = tht.process_templates(roles_path, Path(tmp) / "tht")
+        files, env = tht.merged_environment([processed / tht.REGISTRY])
+        top = yamlio.load(processed / "overcloud.yaml")
+    stock = StockTemplates(
+        # as the engine is given them (heat_engine decodes every file)
+        files={k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in files.items()},
+        env=env,
+        top_parameters=list(top.get("parameters") or {}),
+        declared=sorted(declared_parameters(files)),
+    )
+    render_cache.store("stock", key, asdict(stock))
+    return stock, False
+
+
+def _plan_key(template: Mapping[str, Any], env: Mapping[str, Any], files: Mapping[str, Any]) -> str:
+    """Everything the engine is given (but the random passwords, which no plan shows),
+    and the code and packages that evaluate it."""
+    return render_cache.digest(
+        "plan",
+        render_cache.installed(),
+        render_cache.sources_digest(
+            [heat_engine, heat_eval, plan, render_cache, tht, sys.modules[__name__]]
+        ),
+        template,
+        env,
+        files,
+    )
+
+
+def _cached_plans(value: Any) -> list[plan.RolePlan] | None:
+    """The plans of a cache entry, or None when it is not the shape render writes."""
+    if not isinstance(value, list):
+        return None
+    try:
+        plans = [
+            plan.RolePlan(
+                role=item["role"],
+                services=list(item["services"]),
+                containers=[plan.Container(**row) for row in item["containers"]],
+            )
+            for item in value
+        ]
+    except (KeyError, TypeError, ValueError):
+        return None
+    for role_plan in plans:
+        strings = [role_plan.role, *role_plan.services]
+        for row in role_plan.containers:
+            strings += [row.name, row.image, *row.depends_on]
+            if not (isinstance(row.step, int) and isinstance(row.start_order, int)):
+                return None
+        if not all(isinstance(item, str) for item in strings):
+            return None
+    return plans
+
+
+@dataclass
+class _Merged:
+    """The environments merged onto the stock registry, and what the checks need."""
+
+    files: dict[str, Any]
+    env: dict[str, Any]
+    top_parameters: list[str]
+    stock: StockTemplates | None
+
+    def declared(self) -> set[str]:
+        """Every parameter a template among ``files`` declares."""
+        if self.stock is None:
+            return declared_parameters(self.files)
+        stock_files = self.stock.files
+        changed = {k: v for k, v in self.files.items() if stock_files.get(k) != v}
+        return set(self.stock.declared) | declared_parameters(changed)
+
+
+def _merge(
+    roles_path: Path, env_files: Sequence[Path], use_cache: bool, stack: contextlib.ExitStack
+) -> _Merged:
+    """The stock tree processed for the roles and its registry merged with ``env_files``.
+
+    Without the cache, heatclient merges the registry and ``env_files`` in one call, as
+    before the cache existed; with it, the cached registry merge is continued.
+    """
+    import tempfile
+
+    with progress.step("process stock templates") as stp:
+        if use_cache:
+            stock, hit = stock_templates(roles_path)
+            stp.detail = "cached" if hit else "cache written"
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="tom-render-"))
+            processed = tht.process_templates(roles_path, Path(tmp) / "tht")
+    if use_cache:
+        files, env = tht.merge_onto(dict(stock.files), copy.deepcopy(stock.env), env_files)
+        return _Merged(files, env, stock.top_parameters, stock)
+    files, env = tht.merged_environment([processed / tht.REGISTRY, *env_files])
+    top = yamlio.load(processed / "overcloud.yaml").get("parameters") or {}
+    return _Merged(files, env, list(top), None)
+
+
+def _check_parameters(merged: _Merged, parameters: Mapping[str, Any]) -> None:
+    """Each ``-p`` name must be declared by a template of the tree or the env files."""
+    known = merged.declared() if parameters else set()
+    for name in parameters:
+        if name not in known:
+            raise InputError(
+                f"-p {name}",
+                "unknown parameter: no template of the stock tree or the "
+                "environment files declares it",
+            )
+
+
 def render_plan(
     env_files: Sequence[Path] = (),
     parameters: Mapping[str, Any] | None = None,
     roles_data: Path | None = None,
+    *,
+    use_cache: bool = True,
 ) -> list[plan.RolePlan]:
     """Create the roles' OVN service chains from stock THT in a local Heat engine.
 
     ``env_files`` are applied after the stock puppet registry; ``parameters`` override
-    parameter_defaults and must be declared by some template in the tree.
+    parameter_defaults and must be declared by some template in the tree. With
+    ``use_cache`` the processed stock templates and the plan of an identical request come
+    from render_cache (``False`` neither reads nor writes it).
     """
-    import tempfile
-
     root = paths.bundle_root()
     roles_path = roles_data or root / paths.ROLES_DATA
     roles = load_roles(roles_path)
     for env_file in env_files:
         yamlio.load_mapping(env_file)
-    with tempfile.TemporaryDirectory(prefix="tom-render-") as tmp:
-        with progress.step("process stock templates"):
-            processed = tht.process_templates(roles_path, Path(tmp) / "tht")
+    with contextlib.ExitStack() as stack:
+        # the engine boots in its own process while this one prepares the request
+        child = stack.enter_context(heat_engine.EngineProcess())
+        merged = _merge(roles_path, env_files, use_cache, stack)
         with progress.step("merge environments and generate parameters"):
-            files, env = tht.merged_environment([processed / tht.REGISTRY, *env_files])
-            tht.check_parameters(env_files, yamlio.load(processed / "overcloud.yaml"))
+            files, env = merged.files, merged.env
+            tht.check_parameters(env_files, {"parameters": dict.fromkeys(merged.top_parameters)})
             template = plan_template(roles, env)
-            if parameters:
-                known = declared_parameters(files)
-                for name in parameters:
-                    if name not in known:
-                        raise InputError(
-                            f"-p {name}",
-                            "unknown parameter: no template of the stock tree or the "
-                            "environment files declares it",
-                        )
-            defaults = dict(generated_defaults(env, roles))
+            _check_parameters(merged, parameters or {})
+            defaults = dict(image_defaults(env, roles))
             defaults["RootStackName"] = tht.STACK_NAME
             defaults.update(env.get("parameter_defaults", {}))
             # NOTE: a deploy gives env ``parameters`` to overcloud.yaml, which hands them
@@ -219,17 +385,25 @@ def render_plan(
             defaults.update(env.pop("parameters", None) or {})
             defaults.update(parameters or {})
             env["parameter_defaults"] = defaults
+        key = _plan_key(template, env, files) if use_cache else ""
+        plans = _cached_plans(render_cache.load("plan", key)) if use_cache else None
+        if plans is not None:
+            with progress.step("the plan of this exact request, from the cache") as stp:
+                stp.detail = f"{len(plans)} roles"
+            return plans
         with progress.step("create the role service chains in a local Heat engine") as stp:
-            outputs = heat_engine.run("create", "render", template, env, files, source=roles_path)
+            # the generated passwords go first, as in a new plan; nothing else overrides them
+            env["parameter_defaults"] = {**generated_passwords(), **defaults}
+            outputs = child.call("create", "render", template, env, files, source=roles_path)
             stp.detail = f"{len(roles)} roles"
-    plans = []
-    for role in roles:
-        role_data = outputs.get(role["name"]) or {}
-        plans.append(
-            plan.RolePlan(
-                role=role["name"],
-                services=plan_services(role, env),
-                containers=plan.containers(role_data.get("docker_config")),
-            )
+    plans = [
+        plan.RolePlan(
+            role=role["name"],
+            services=plan_services(role, env),
+            containers=plan.containers((outputs.get(role["name"]) or {}).get("docker_config")),
         )
+        for role in roles
+    ]
+    if use_cache:
+        render_cache.store("plan", key, [role_plan.as_dict() for role_plan in plans])
     return plans

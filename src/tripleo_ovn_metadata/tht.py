@@ -137,6 +137,32 @@ def merged_environment(env_files: Sequence[Path]) -> tuple[dict[str, Any], dict[
     return dict(files), dict(env)
 
 
+def merge_onto(
+    files: dict[str, Any], env: dict[str, Any], env_files: Sequence[Path]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Continue heatclient's merge of ``(files, env)`` with ``env_files``, in order.
+
+    The same steps as ``process_multiple_environments_and_files`` (each file processed on
+    its own, files updated, env deep-merged), so a merge of already merged environments
+    (a cached stock registry) with more files equals the merge of all of them at once.
+    ``files`` and ``env`` are updated in place and returned.
+    """
+    from heatclient import exc as heat_exc
+    from heatclient.common import template_utils
+
+    for env_file in env_files:
+        yamlio.load_mapping(env_file)  # one-line errors for missing files and bad YAML
+        try:
+            more_files, more_env = template_utils.process_environment_and_files(
+                env_path=str(env_file)
+            )
+        except (heat_exc.CommandError, OSError, ValueError) as exc:
+            raise InputError(env_file, f"environment: {exc}") from None
+        files.update(more_files)
+        env = template_utils.deep_update(env, more_env)
+    return files, env
+
+
 def check_parameters(env_files: Sequence[Path], template: Mapping[str, Any]) -> None:
     """Names under an env file's ``parameters:`` must be declared by the top template.
 

@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("table", "json"), default="table",
         help="output format (default: table)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-cache", dest="use_cache", action="store_false",
+        help="neither read nor write the render cache (processed stock templates, plans)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         env_files=env_files,
         parameters=_options.parse_parameters(args.parameters),
         roles_data=args.roles_file,
+        use_cache=args.use_cache,
     )
     if args.format == "json":
         print(json.dumps({"roles": [role.as_dict() for role in plans]}, indent=2))
