@@ -94,3 +94,22 @@ def artifact_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False)
     return root
+
+
+# --- parallel runs (pytest -n 2 --dist loadgroup, tools/run-tests.sh) ----------------------
+
+#: Test files that use one of this machine's single-tenant resources: each group runs in
+#: one worker, in file order; everything else is spread over the workers.
+SERIAL_GROUPS = {
+    "test_e2e.py": "host-deploy",
+    "test_nodes.py": "rehearsal-nodes",
+    "test_rehearse.py": "rehearsal-nodes",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the single-tenant tests into their xdist groups."""
+    for item in items:
+        group = SERIAL_GROUPS.get(item.path.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import nodes, registry, yamlio
-from tripleo_ovn_metadata.errors import BundleError, ToolError
+from tripleo_ovn_metadata import nodes, paths, registry, yamlio
+from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +110,17 @@ def test_inventory_is_shaped_like_zuuls(nodeset: nodes.NodeSet) -> None:
     assert compute["ansible_host"] == "192.168.24.11"
     assert compute["nodepool"]["private_ipv4"] == "192.168.24.11"
     assert inventory["hosts"]["undercloud-0"]["nodepool"]["private_ipv4"] == nodeset.gateway
+
+
+def test_an_image_missing_from_the_registry_is_one_line(nodeset: nodes.NodeSet,
+                                                        tmp_path: Path) -> None:
+    from tripleo_ovn_metadata import overcloud
+
+    env = tmp_path / "images.yaml"
+    ref = f"{nodeset.registry}/{registry.NAMESPACE}/neutron-metadata-agent-ovn:no-such-tag"
+    env.write_text(f"parameter_defaults:\n  ContainerOvnMetadataImage: {ref}\n")
+    with pytest.raises(InputError) as caught:
+        overcloud.create_stack([paths.bundle_root() / paths.SERVICE_ENV, env])
+    assert str(caught.value) == (f"{env}: ContainerOvnMetadataImage: {ref} is not in the "
+                                 "registry (tripleo-ovn-metadata image build --env-file ...)")
+    assert not overcloud.workdir().config.exists()

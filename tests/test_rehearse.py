@@ -7,8 +7,11 @@ then verify on every compute and the three faults. Takes 10-15 min here.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -54,4 +57,50 @@ def test_rehearse_three_controllers_three_computes(registry: str) -> None:
     assert subprocess.run(["podman", "network", "exists", nodes.NETWORK],
                           check=False).returncode == 1
     assert registry.listener_address() is None
+    assert nodes.load() is None
+
+
+def _bundle_copy(tmp_path: Path) -> Path:
+    """The repository's tracked files in ``tmp_path`` with this checkout's venvs and cache."""
+    root = paths.bundle_root()
+    copy = tmp_path / "bundle"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        dest = copy / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, dest)
+    for venv in root.glob(".venv*"):
+        (copy / venv.name).symlink_to(venv)
+    (copy / ".cache").symlink_to(root / ".cache")
+    return copy
+
+
+def test_a_broken_bundle_fails_the_rehearsal(registry: str, tmp_path: Path) -> None:
+    """The agent without depends_on, and on the Controller role too: rehearse fails, and
+    the table says why (1 controller + 1 compute)."""
+    assert nodes.load() is None, "rehearsal nodes are already up on this machine"
+    copy = _bundle_copy(tmp_path)
+    template = copy / paths.SERVICE_TEMPLATE
+    text = template.read_text(encoding="utf-8")
+    assert "depends_on:\n" in text
+    template.write_text(re.sub(r"\n( +)depends_on:\n\1  - tripleo_ovn_controller.service\n",
+                               "\n", text), encoding="utf-8")
+    assert "tripleo_ovn_controller.service" not in template.read_text(encoding="utf-8")
+    roles = copy / paths.ROLES_DATA
+    roles_text = roles.read_text(encoding="utf-8")
+    marker = "    - OS::TripleO::Services::OVNDBs\n"
+    assert marker in roles_text
+    roles.write_text(roles_text.replace(
+        marker, marker + "    - OS::TripleO::Services::OVNMetadataAgent\n", 1), encoding="utf-8")
+    env = {**os.environ, "TRIPLEO_OVN_METADATA_BUNDLE": str(copy)}
+    proc = subprocess.run([str(copy / ".venv/bin/tripleo-ovn-metadata"), "rehearse",
+                           "--controllers", "1", "--computes", "1"], capture_output=True,
+                          text=True, timeout=1500, check=False, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert "multinode-verify.yaml failed" in proc.stderr
+    rows = _rows((nodes.nodes_dir() / "job.log").read_text(encoding="utf-8"))
+    assert rows["no controller runs the agent (roles_data: Compute only)"] == "FAIL"
+    restart = next(name for name in rows if name.startswith("compute restarted"))
+    assert rows[restart] == "FAIL"
     assert nodes.load() is None

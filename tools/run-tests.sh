@@ -6,5 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-echo "==> tests"
-exec .venv/bin/python -m pytest "$@"
+# The session registry on 127.0.0.1:8787 is started here (not by a pytest worker) so that
+# no worker stops it while another still pushes; stopped at the end if it was not running.
+tom=.venv/bin/tripleo-ovn-metadata
+if ! "$tom" registry status >/dev/null; then
+    "$tom" registry start
+    trap '"$tom" registry stop >/dev/null' EXIT
+fi
+echo "==> tests (2 workers; the host deploy and the rehearsal nodes each in one)"
+.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

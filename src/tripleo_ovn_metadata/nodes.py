@@ -398,19 +398,43 @@ def zuul_inventory(nodeset: NodeSet) -> dict[str, Any]:
     return {"all": {"hosts": hosts, "children": children}}
 
 
-def node_environment(nodeset: NodeSet) -> dict[str, Any]:
-    """Node counts and the stub Nova's address (controller-0) for the overcloud stack."""
+#: The services of roles_data.yaml a rehearsal runs: those on the metadata path. Podman
+#: (registries.conf, containers.conf, tripleo_container_manage's start script) every
+#: containerized role needs; ovn-controller only where the agent runs (on a controller it
+#: would only add a gateway chassis).
+REHEARSAL_SERVICES = ("OS::TripleO::Services::Podman", "OS::TripleO::Services::OVNDBs",
+                      "OS::TripleO::Services::OVNController",
+                      "OS::TripleO::Services::OVNMetadataAgent")
+AGENT_SERVICE = "OS::TripleO::Services::OVNMetadataAgent"
+CONTROLLER_SERVICE = "OS::TripleO::Services::OVNController"
+
+
+def rehearsal_services(role: dict[str, Any]) -> list[str]:
+    """``role``'s services (roles_data order) that a rehearsal runs."""
+    services = [s for s in role.get("ServicesDefault") or [] if s in REHEARSAL_SERVICES]
+    if AGENT_SERVICE not in services and CONTROLLER_SERVICE in services:
+        services.remove(CONTROLLER_SERVICE)
+    return services
+
+
+def node_environment(nodeset: NodeSet, roles_data: Path | None = None) -> dict[str, Any]:
+    """Node counts, each role's rehearsal services, and the stub Nova's address
+    (controller-0) for the overcloud stack."""
+    roles_path = roles_data or paths.bundle_root() / paths.ROLES_DATA
+    services = {f"{role['name']}Services": rehearsal_services(role)
+                for role in render.load_roles(roles_path) if role["name"] in ZUUL_GROUPS}
     nova = nodeset.by_role("Controller")[0].ip
     endpoint = {"protocol": "http", "host": nova, "host_nobrackets": nova, "port": "8775",
                 "uri": f"http://{nova}:8775", "uri_no_suffix": f"http://{nova}:8775"}
     return {"parameter_defaults": {
+        **services,
         "ControllerCount": len(nodeset.by_role("Controller")),
         "ComputeCount": len(nodeset.by_role("Compute")),
         "EndpointMapOverride": {"NovaMetadataCellInternal": endpoint},
         "DockerInsecureRegistryAddress": [nodeset.registry],
         # Static bridge MACs: the undercloud's neutron would allocate them otherwise.
         "OVNStaticBridgeMacMappings": {
-            node.hostname: {"datacentre": _mac(node.ip)} for node in nodeset.by_role("Compute")
+            node.hostname: {"datacentre": _mac(node.ip)} for node in nodeset.nodes
         },
     }}
 

@@ -100,33 +100,36 @@ def create_stack(user_env: Sequence[Path], roles_data: Path | None = None) -> Wo
     work = workdir()
     roles_path = roles_data or paths.bundle_root() / paths.ROLES_DATA
     envs = env_files(user_env)
-    shutil.rmtree(work.config, ignore_errors=True)
     processed = work.root / "templates"
     shutil.rmtree(processed, ignore_errors=True)
-    with step("process templates"):
-        tht.process_templates(roles_path, processed)
-    roles = render.load_roles(roles_path)
-    _files, env = tht.merged_environment([processed / tht.REGISTRY, *envs])
-    check_images(env.get("parameter_defaults", {}), envs)
-    request = tht.overcloud_request(processed, roles, envs, render.generated_defaults(env, roles))
-    # tripleoclient sets a new DeployIdentifier per deploy; container setup runs only then.
-    request.env["parameter_defaults"].setdefault("DeployIdentifier", int(time.time()))
-    # The rest of the cloud (the stub Nova) must share the generated metadata secret.
-    secret = str(request.env["parameter_defaults"].get(SECRET_PARAMETER, ""))
-    secrets._write_private(work.secret, secret)
-    with heat_all.HeatAll() as heat:
-        with step("heat stack create overcloud"):
-            heat.create_stack(tht.STACK_NAME, request)
-        with step("config-download"):
-            heat.download_config(tht.STACK_NAME, work.config)
-            # External step 0's tripleo_service_vip writes this for services with a VIP
-            # (Redis, non-clustered OVN DBs); none of the rehearsal's services has one.
-            service_vips = work.config / "service_vip_vars.yaml"
-            if not service_vips.exists():
-                yamlio.write_atomic(service_vips, {})
-        with step("inventory"):
-            _write_inventory(heat, nodeset, work)
-    shutil.rmtree(processed, ignore_errors=True)
+    try:
+        with step("process templates"):
+            tht.process_templates(roles_path, processed)
+        roles = render.load_roles(roles_path)
+        _files, env = tht.merged_environment([processed / tht.REGISTRY, *envs])
+        check_images(env.get("parameter_defaults", {}), envs)
+        shutil.rmtree(work.config, ignore_errors=True)  # inputs good: replace the last one
+        generated = render.generated_defaults(env, roles)
+        request = tht.overcloud_request(processed, roles, envs, generated)
+        # tripleoclient sets a new DeployIdentifier per deploy; container setup runs only then.
+        request.env["parameter_defaults"].setdefault("DeployIdentifier", int(time.time()))
+        # The rest of the cloud (the stub Nova) must share the generated metadata secret.
+        secret = str(request.env["parameter_defaults"].get(SECRET_PARAMETER, ""))
+        secrets._write_private(work.secret, secret)
+        with heat_all.HeatAll() as heat:
+            with step("heat stack create overcloud"):
+                heat.create_stack(tht.STACK_NAME, request)
+            with step("config-download"):
+                heat.download_config(tht.STACK_NAME, work.config)
+                # External step 0's tripleo_service_vip writes this for services with a VIP
+                # (Redis, non-clustered OVN DBs); none of the rehearsal's services has one.
+                service_vips = work.config / "service_vip_vars.yaml"
+                if not service_vips.exists():
+                    yamlio.write_atomic(service_vips, {})
+            with step("inventory"):
+                _write_inventory(heat, nodeset, work)
+    finally:
+        shutil.rmtree(processed, ignore_errors=True)
     return work
 
 
