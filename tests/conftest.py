@@ -5,6 +5,7 @@ Other areas may add fixtures at the end of this file.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -27,3 +28,18 @@ def registry() -> Iterator[str]:
 def built_images(registry: str) -> dict[str, str]:
     """Heat image parameter -> ref in the registry; builds and pushes what is missing."""
     return image.ensure_images(registry)
+
+
+@pytest.fixture
+def made(registry: str) -> Iterator[list[str]]:
+    """Refs a test pushed; deleted from the registry and local storage afterwards."""
+    refs: list[str] = []
+    yield refs
+    for ref in refs:
+        address, _, rest = ref.partition("/")
+        repository, _, tag = rest.rpartition(":")
+        if registry_lib.has_tag(address, repository, tag):
+            registry_lib.delete(address, repository, image.remote_digest(ref))
+        name = repository.rsplit("/", 1)[1]
+        for local in (ref, image.local_ref(name, tag)):
+            subprocess.run(["podman", "rmi", local], capture_output=True, check=False)

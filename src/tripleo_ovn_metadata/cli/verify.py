@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Protocol
 
-from tripleo_ovn_metadata import verify
+from tripleo_ovn_metadata import libchecks, verify
+from tripleo_ovn_metadata.errors import BundleError
 
 HELP = (
     "Check the deployed agent end to end (VM metadata through the agent, wrong secret, "
@@ -18,11 +21,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=90, metavar="SECONDS",
         help="how long each check waits for the agent (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--libraries", action="store_true",
+        help="instead: check the agent image's ovsdbapp and python-ovs against private OVN "
+        "NB/SB servers (concurrent transactions, IDL modify cost)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--image", metavar="REF",
+        help="with --libraries: the image to check (default: the deployed agent's image, "
+        "else the current build)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print the table; 1 when any failed."""
+    if args.image and not args.libraries:
+        raise BundleError("--image only applies to --libraries")
+    if args.libraries:
+        return _run_libraries(args.image)
     checks = verify.run_checks(timeout=args.timeout)
+    failed = _print_table(checks)
+    if any(check.passed and check.name == verify.VM1_CHECK for check in checks):
+        print(f"instance-id fetched through the agent: {verify.last_instance_id}")
+    return 1 if failed else 0
+
+
+class _Row(Protocol):
+    name: str
+    passed: bool
+    seconds: float
+    detail: str
+
+
+def _print_table(checks: Sequence[_Row]) -> int:
+    """Print the PASS/FAIL table and its summary line; the number that failed."""
     width = max(len(check.name) for check in checks)
     print(f"{'RESULT':6}  {'CHECK':{width}}  {'TIME':>7}  DETAIL")
     for check in checks:
@@ -30,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result:6}  {check.name:{width}}  {check.seconds:6.2f}s  {check.detail}")
     failed = sum(not check.passed for check in checks)
     print(f"{len(checks) - failed} passed, {failed} failed")
-    if any(check.passed and check.name == verify.VM1_CHECK for check in checks):
-        print(f"instance-id fetched through the agent: {verify.last_instance_id}")
-    return 1 if failed else 0
+    return failed
+
+
+def _run_libraries(image: str | None) -> int:
+    """``verify --libraries``: the library checks' table; 1 when any failed."""
+    ref = image or libchecks.agent_image()
+    print(f"image: {ref}")
+    return 1 if _print_table(libchecks.run_checks(image=ref)) else 0
