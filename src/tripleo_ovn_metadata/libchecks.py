@@ -97,7 +97,7 @@ def _proc_state(pid: int) -> str:
     return next((line for line in status.splitlines() if line.startswith("State:")), "")
 
 
-def _stop(pidfile: Path) -> None:
+def stop_server(pidfile: Path) -> None:
     """Stop the daemon whose pid ``pidfile`` names (one we started), and wait for it."""
     try:
         pid = int(pidfile.read_text().strip())
@@ -115,20 +115,27 @@ def _stop(pidfile: Path) -> None:
             time.sleep(0.05)
 
 
-def _start_server(found: Servers, db: str, pidfile: Path) -> None:
-    """ovsdb-server for ``db``, detached; returns once its socket listens."""
-    log = found.root / f"{db}.log"
+def start_server(root: Path, name: str, schema: Path, remotes: Sequence[str],
+                 extra: Sequence[str] = ()) -> Path:
+    """A detached ovsdb-server on a new ``root/name.db``; returns its pidfile.
+
+    It is listening on ``remotes`` (e.g. ``punix:…``, ``ptcp:PORT:127.0.0.1``) when this
+    returns; its log is ``root/name.log``. Stop it with stop_server(pidfile).
+    """
+    db, pidfile, log = (root / f"{name}.{suffix}" for suffix in ("db", "pid", "log"))
+    run(["ovsdb-tool", "create", str(db), str(schema)])
     # NOTE: a --detach'ed daemon keeps inherited pipes open: give it none.
     proc = subprocess.run(
-        ["ovsdb-server", str(found.db_file(db)), f"--remote=punix:{found.socket(db)}",
-         f"--pidfile={pidfile}", f"--unixctl={found.root / db}.ctl", f"--log-file={log}",
-         "--no-chdir", "--detach"],
+        ["ovsdb-server", str(db), *(f"--remote={remote}" for remote in remotes),
+         f"--pidfile={pidfile}", f"--unixctl={root / name}.ctl", f"--log-file={log}",
+         *extra, "--no-chdir", "--detach"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         timeout=60, check=False)
-    if proc.returncode != 0 or not found.socket(db).exists():
+    if proc.returncode != 0:
         lines = log.read_text().strip().splitlines() if log.exists() else []
-        raise ToolError(f"ovsdb-server for {DATABASES[db]} did not start (exit "
-                        f"{proc.returncode}): {lines[-1] if lines else 'no log'}")
+        raise ToolError(f"ovsdb-server for {db} did not start (exit {proc.returncode}): "
+                        f"{lines[-1] if lines else 'no log'}")
+    return pidfile
 
 
 @contextmanager
@@ -147,15 +154,12 @@ def servers() -> Iterator[Servers]:
         (root / PROBE.name).chmod(0o644)
         found = Servers(root)
         for db, schema in SCHEMAS.items():
-            run(["ovsdb-tool", "create", str(found.db_file(db)), str(schema)])
-            pidfile = root / f"{db}.pid"
-            started.append(pidfile)
-            _start_server(found, db, pidfile)
+            started.append(start_server(root, db, schema, [f"punix:{found.socket(db)}"]))
             found.socket(db).chmod(0o666)
         yield found
     finally:
         for pidfile in started:
-            _stop(pidfile)
+            stop_server(pidfile)
         shutil.rmtree(root, ignore_errors=True)
 
 
