@@ -113,3 +113,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = SERIAL_GROUPS.get(item.path.name)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture
+def made(registry: str) -> Iterator[list[str]]:
+    """Refs a test pushed; deleted from the registry and local storage afterwards."""
+    refs: list[str] = []
+    yield refs
+    for ref in refs:
+        address, _, rest = ref.partition("/")
+        repository, _, tag = rest.rpartition(":")
+        if registry_lib.has_tag(address, repository, tag):
+            registry_lib.delete(address, repository, image.remote_digest(ref))
+        name = repository.rsplit("/", 1)[1]
+        for local in (ref, image.local_ref(name, tag)):
+            subprocess.run(["podman", "rmi", local], capture_output=True, check=False)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +19,6 @@ MARKERS = "/usr/lib/python3/dist-packages/neutron"
 NEUTRON_SDIST = "neutron==21.0.0"
 #: Reproducible package builds: the same inputs give the same bytes, hence the same tag.
 REPRO = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
-
-
-@pytest.fixture
-def made(registry: str) -> Iterator[list[str]]:
-    """Refs a test pushed; deleted from the registry and local storage afterwards."""
-    refs: list[str] = []
-    yield refs
-    for ref in refs:
-        address, _, rest = ref.partition("/")
-        repository, _, tag = rest.rpartition(":")
-        if registry_lib.has_tag(address, repository, tag):
-            registry_lib.delete(address, repository, image.remote_digest(ref))
-        name = repository.rsplit("/", 1)[1]
-        for local in (ref, image.local_ref(name, tag)):
-            subprocess.run(["podman", "rmi", local], capture_output=True, check=False)
 
 
 def build_rpm(tmp: Path, nonce: str = "") -> Path:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Protocol
 
-from tripleo_ovn_metadata import verify
+from tripleo_ovn_metadata import libchecks, verify
 from tripleo_ovn_metadata.errors import BundleError
 
 HELP = (
@@ -25,8 +27,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --nodes: also SB leader kill, compute restart and "
                         "ovn_controller stopped")
 
+    parser.add_argument(
+        "--libraries", action="store_true",
+        help="instead: check the agent image's ovsdbapp and python-ovs against private OVN "
+        "NB/SB servers (concurrent transactions, IDL modify cost)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--image", metavar="REF",
+        help="with --libraries: the image to check (default: the deployed agent's image, "
+        "else the current build)",
+    )  # fmt: skip
 
-def print_table(checks: list[verify.Check]) -> int:
+
+class _Row(Protocol):
+    name: str
+    status: str
+    seconds: float
+    detail: str
+
+
+def print_table(checks: Sequence[_Row]) -> int:
     """Print the PASS/FAIL/SKIP table and the summary; return how many failed."""
     width = max(len(check.name) for check in checks)
     print(f"{'RESULT':6}  {'CHECK':{width}}  {'TIME':>7}  DETAIL")
@@ -40,6 +60,10 @@ def print_table(checks: list[verify.Check]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print the table; 1 when any failed."""
+    if args.image and not args.libraries:
+        raise BundleError("--image only applies to --libraries")
+    if args.libraries:
+        return _run_libraries(args.image)
     if args.faults and not args.nodes:
         raise BundleError("--faults needs --nodes (the faults act on the rehearsal nodes)")
     if args.nodes:
@@ -57,3 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if any(check.passed and check.name == verify.VM1_CHECK for check in checks):
         print(f"instance-id fetched through the agent: {verify.last_instance_id}")
     return 1 if failed else 0
+
+
+def _run_libraries(image: str | None) -> int:
+    """``verify --libraries``: the library checks' table; 1 when any failed."""
+    ref = image or libchecks.agent_image()
+    print(f"image: {ref}")
+    return 1 if print_table(libchecks.run_checks(image=ref)) else 0
