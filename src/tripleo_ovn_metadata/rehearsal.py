@@ -1,7 +1,7 @@
 """The rehearsal on the nodes: the rest of the cloud, verify on every compute, faults.
 
-The stub Nova (``fixtures/nodes/stub-nova``, the same signature-checking server as the
-standalone fixture) runs on controller-0 as a systemd unit with the stack's generated
+The stub Nova (``fixtures/nodes/stub-nova``: the standalone fixture's signature-checking
+server, by a link, and its unit) runs on controller-0 as a systemd unit with the stack's generated
 shared secret. Each compute is a :class:`verify.Target`: chassis commands go through
 ``podman exec`` into its node, the OVN DBs are the controllers' raft cluster over TCP.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 from tripleo_ovn_metadata import nodes, overcloud, paths, procs, verify
 from tripleo_ovn_metadata.errors import ToolError
 
+#: The stub Nova for controller-0: its server (the standalone fixture's, by a link) and unit.
 STUB_NOVA = Path("fixtures/nodes/stub-nova")
-STUB_SOURCE = Path("fixtures/cloud/stub_nova.py")
+STUB_SERVER = "tom-stub-nova"
 NOVA_UNIT = "tom-stub-nova.service"
 NB_PORT, SB_PORT = 6641, 6642
 WRONG = "not-the-shared-secret"
@@ -38,11 +39,11 @@ def _write_nova_secret(node: nodes.Node, value: str) -> None:
                     input_text=value + "\n")
 
 
-def start_stub_nova(nodeset: nodes.NodeSet, secret_file: Path) -> None:
+def start_nova_stand_in(nodeset: nodes.NodeSet, secret_file: Path) -> None:
     """Install and start the stub Nova on controller-0 with the stack's secret."""
     node = _nova_node(nodeset)
     root = paths.bundle_root()
-    source = (root / STUB_SOURCE).read_text(encoding="utf-8")
+    source = (root / STUB_NOVA / STUB_SERVER).read_text(encoding="utf-8")
     nodes.node_exec(node, "sh", "-c", "mkdir -p /usr/local/libexec && "
                     "cat > /usr/local/libexec/tom-stub-nova",
                     input_text=source)
@@ -57,9 +58,9 @@ def start_stub_nova(nodeset: nodes.NodeSet, secret_file: Path) -> None:
     nodes.node_exec(node, "systemctl", "restart", NOVA_UNIT)
 
 
-def start_stub_nova_for(work: overcloud.Workdir) -> None:
+def start_nova_stand_in_for(work: overcloud.Workdir) -> None:
     """The stub Nova on the current node set with ``work``'s stack secret."""
-    start_stub_nova(nodes.require(), work.secret)
+    start_nova_stand_in(nodes.require(), work.secret)
 
 
 def compute_target(nodeset: nodes.NodeSet, node: nodes.Node, secret_file: Path

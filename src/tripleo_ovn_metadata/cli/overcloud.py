@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Create the stack, run the playbook, start the stub Nova; print where things are."""
     work = overcloud.deploy(args.env_files, roles_data=args.roles_file)
-    rehearsal.start_stub_nova_for(work)
+    rehearsal.start_nova_stand_in_for(work)
     print(f"config-download: {work.config}")
     print(f"inventory: {work.inventory}")
     print(f"ansible log: {work.log}")
