@@ -98,8 +98,9 @@ def artifact_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- parallel runs (pytest -n 2 --dist loadgroup, tools/run-tests.sh) ----------------------
 
-#: Test files that use one of this machine's single-tenant resources: each group runs in
-#: one worker, in file order; everything else is spread over the workers.
+#: Test files that use one of this machine's single-tenant resources share a group; every
+#: other file is a group of its own (its tests may build on each other's results, in file
+#: order), so a file never runs on two workers.
 SERIAL_GROUPS = {
     "test_e2e.py": "host-deploy",
     "test_nodes.py": "rehearsal-nodes",
@@ -108,23 +109,7 @@ SERIAL_GROUPS = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the single-tenant tests into their xdist groups."""
+    """Each test into its file's xdist group (or the shared one of its resource)."""
     for item in items:
-        group = SERIAL_GROUPS.get(item.path.name)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
-@pytest.fixture
-def made(registry: str) -> Iterator[list[str]]:
-    """Refs a test pushed; deleted from the registry and local storage afterwards."""
-    refs: list[str] = []
-    yield refs
-    for ref in refs:
-        address, _, rest = ref.partition("/")
-        repository, _, tag = rest.rpartition(":")
-        if registry_lib.has_tag(address, repository, tag):
-            registry_lib.delete(address, repository, image.remote_digest(ref))
-        name = repository.rsplit("/", 1)[1]
-        for local in (ref, image.local_ref(name, tag)):
-            subprocess.run(["podman", "rmi", local], capture_output=True, check=False)
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))

@@ -328,9 +328,12 @@ def down() -> list[str]:
     if nodeset.network_id and _exists("network", nodeset.network):
         run(["podman", "network", "rm", "-f", net], check=False)
         removed.append(f"network {nodeset.network}")
-    for name in ("zuul-inventory.yaml", "environment.yaml", "known_hosts"):
+    # Everything but job.log (the last rehearsal's log, kept for reading).
+    for name in ("zuul-inventory.yaml", "environment.yaml", "known_hosts", "id_ed25519",
+                 "id_ed25519.pub"):
         (nodes_dir() / name).unlink(missing_ok=True)
-    shutil.rmtree(nodes_dir() / "overcloud", ignore_errors=True)
+    for name in ("overcloud", ".ansible-tmp"):
+        shutil.rmtree(nodes_dir() / name, ignore_errors=True)
     _state_file().unlink(missing_ok=True)
     return removed
 

@@ -311,7 +311,7 @@ class Runner:
         self.target = target
 
     def _label(self, name: str) -> str:
-        return name if self.target is HOST else f"{self.target.name}: {name}"
+        return name if not self.target.prefix else f"{self.target.name}: {name}"
 
     def check(self, name: str, body: Callable[[], tuple[bool, str]]) -> bool:
         """Run ``body``; a ToolError is a FAIL with its line."""
