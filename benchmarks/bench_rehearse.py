@@ -41,7 +41,7 @@ def main() -> None:
         up, _ = _run("nodes", "up", "--controllers", str(args.controllers),
                      "--computes", str(args.computes))
         print(f"nodes up ({args.controllers} + {args.computes}): {up:6.1f} s")
-        _run("image", "build", "--env-file", str(images))
+        _run("image", "build", "--for-nodes", "--env-file", str(images))
         deploy, out = _run("overcloud", "deploy", "-e",
                            "environments/services/neutron-ovn-metadata.yaml", "-e", str(images))
         for line in out.splitlines():

@@ -41,6 +41,21 @@ def all_images(registry: str) -> dict[str, str]:
     return image.ensure_images(registry, params=image.PARAMS)
 
 
+@pytest.fixture
+def made(registry: str) -> Iterator[list[str]]:
+    """Refs a test pushed; deleted from the registry and local storage afterwards."""
+    refs: list[str] = []
+    yield refs
+    for ref in refs:
+        address, _, rest = ref.partition("/")
+        repository, _, tag = rest.rpartition(":")
+        if registry_lib.has_tag(address, repository, tag):
+            registry_lib.delete(address, repository, image.remote_digest(ref))
+        name = repository.rsplit("/", 1)[1]
+        for local in (ref, image.local_ref(name, tag)):
+            subprocess.run(["podman", "rmi", local], capture_output=True, check=False)
+
+
 # --- the deploy artifact on a node (tests/test_puppet_artifact.py, tests/test_config.py) ---
 
 #: The task THT 18's common/deploy-steps.j2 runs in host prep, with the same arguments.

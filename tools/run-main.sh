@@ -20,7 +20,7 @@ echo "==> rehearsal nodes: 1 controller + 1 compute (a previous run's nodes go f
 "$tom" nodes up --controllers 1 --computes 1
 echo "==> images (build what is missing), pushed to the registry the nodes pull from"
 mkdir -p -m 0700 .state
-"$tom" image build --env-file "$images_env"
+"$tom" image build --for-nodes --env-file "$images_env"
 echo "==> our Puppet module as a deploy artifact (DeployArtifactFILEs)"
 "$tom" puppet-artifact --output .state/puppet-modules.tar.gz --env-file "$artifact_env"
 echo "==> overcloud deploy (real Heat, config-download, tripleo-ansible on the nodes)"

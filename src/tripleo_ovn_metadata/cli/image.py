@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from tripleo_ovn_metadata import image, patch, registry
+from tripleo_ovn_metadata.errors import BundleError
 from tripleo_ovn_metadata.progress import human_bytes
 
 HELP = "build the kolla image chain and push it, or patch the agent image (dev loop)"
@@ -21,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="local registry host:port (default %(default)s)")
         each.add_argument("--env-file", type=Path,
                           help="write a Heat env file with the image parameters here")
+        each.add_argument("--for-nodes", action="store_true",
+                          help="the env file names the address the rehearsal nodes pull "
+                          "from (the registry's listener on their network)")
     build.add_argument("--force", action="store_true", help="rebuild and push even if present")
     patcher.add_argument("--rpm", nargs="+", type=Path, default=[], metavar="FILE")
     patcher.add_argument("--deb", nargs="+", type=Path, default=[], metavar="FILE")
@@ -59,7 +63,15 @@ def run(args: argparse.Namespace) -> int:
               f"({result.layer_bytes / max(result.image_bytes, 1):.1%})")
         refs = {"ContainerOvnMetadataImage": result.pushed.ref}
         refs.update({param: pushed.ref for param, pushed in result.extra.items()})
+    if args.for_nodes and not args.env_file:
+        raise BundleError("--for-nodes applies to the env file (--env-file)")
     if args.env_file:
-        image.write_env_file(args.env_file, refs, args.registry)
+        pull = None
+        if args.for_nodes:
+            pull = registry.listener_address()
+            if pull is None:
+                raise BundleError("--for-nodes: no rehearsal nodes are up "
+                                  "(tripleo-ovn-metadata nodes up)")
+        image.write_env_file(args.env_file, refs, args.registry, pull=pull)
         print(f"wrote {args.env_file}")
     return 0
