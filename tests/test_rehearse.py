@@ -69,7 +69,10 @@ def _bundle_copy(tmp_path: Path) -> Path:
     for name in filter(None, files):
         dest = copy / name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / name, dest)
+        if (root / name).is_symlink():  # e.g. ansible/playbooks/roles -> ../roles
+            dest.symlink_to(os.readlink(root / name))
+        else:
+            shutil.copy2(root / name, dest)
     for venv in root.glob(".venv*"):
         (copy / venv.name).symlink_to(venv)
     (copy / ".cache").symlink_to(root / ".cache")
