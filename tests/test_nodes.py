@@ -124,3 +124,18 @@ def test_an_image_missing_from_the_registry_is_one_line(nodeset: nodes.NodeSet,
     assert str(caught.value) == (f"{env}: ContainerOvnMetadataImage: {ref} is not in the "
                                  "registry (tripleo-ovn-metadata image build --env-file ...)")
     assert not overcloud.workdir().config.exists()
+
+
+def test_an_image_the_nodes_cannot_reach_is_one_line(nodeset: nodes.NodeSet,
+                                                     tmp_path: Path) -> None:
+    from tripleo_ovn_metadata import overcloud
+
+    push = registry.status().address
+    env = tmp_path / "images.yaml"
+    ref = f"{push}/{registry.NAMESPACE}/neutron-metadata-agent-ovn:any"
+    env.write_text(f"parameter_defaults:\n  ContainerOvnMetadataImage: {ref}\n")
+    with pytest.raises(InputError) as caught:
+        overcloud.create_stack([paths.bundle_root() / paths.SERVICE_ENV, env])
+    assert str(caught.value) == (
+        f"{env}: ContainerOvnMetadataImage: {ref} names {push}, which the nodes cannot "
+        "reach (image build --for-nodes --env-file ...)")

@@ -7,6 +7,7 @@ then verify on every compute and the three faults. Takes 10-15 min here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -60,6 +61,10 @@ def test_rehearse_three_controllers_three_computes(registry: str) -> None:
     assert nodes.load() is None
 
 
+#: What tools/setup.d/20-python-venv.sh hashes to decide whether .venv is up to date.
+VENV_INPUTS = ("requirements.txt", "test-requirements.txt", "pyproject.toml")
+
+
 def _bundle_copy(tmp_path: Path) -> Path:
     """The repository's tracked files in ``tmp_path`` with this checkout's venvs and cache."""
     root = paths.bundle_root()
@@ -73,6 +78,11 @@ def _bundle_copy(tmp_path: Path) -> Path:
             dest.symlink_to(os.readlink(root / name))
         else:
             shutil.copy2(root / name, dest)
+    # The job's pre-run runs tools/setup.sh in the copy: with the venvs shared, it must find
+    # them up to date (else it would reinstall this package from the copy into them).
+    want = hashlib.sha256(b"".join((root / name).read_bytes() for name in VENV_INPUTS))
+    have = (root / ".venv" / ".requirements-hash").read_text().strip()
+    assert have == want.hexdigest()[:16], "run tools/setup.sh first: .venv is out of date"
     for venv in root.glob(".venv*"):
         (copy / venv.name).symlink_to(venv)
     (copy / ".cache").symlink_to(root / ".cache")

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tripleo_ovn_metadata import kolla_recipe, paths, registry, render, tht, yamlio
+from tripleo_ovn_metadata import image, kolla_recipe, paths, registry, render, tht, yamlio
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 from tripleo_ovn_metadata.procs import run
 from tripleo_ovn_metadata.progress import step
@@ -81,14 +81,6 @@ class NodeSet:
     def by_role(self, role: str) -> list[Node]:
         """The nodes of ``role``, in index order."""
         return [node for node in self.nodes if node.role == role]
-
-    def get(self, name: str) -> Node:
-        """A node by hostname, container or Zuul name."""
-        for node in self.nodes:
-            if name in (node.hostname, node.container, node.zuul_name):
-                return node
-        raise BundleError(f"no rehearsal node {name!r} (nodes: "
-                          f"{', '.join(n.hostname for n in self.nodes)})")
 
 
 def nodes_dir() -> Path:
@@ -154,7 +146,7 @@ def image_tag() -> str:
 def build_image() -> str:
     """Build the node image unless this recipe's tag exists; return its ref."""
     ref = f"{IMAGE_NAME}:{image_tag()}"
-    if run(["podman", "image", "exists", ref], check=False).returncode == 0:
+    if image.local_exists(ref):
         return ref
     with step(f"build node image {ref}") as current:
         run(["buildah", "bud", "--runtime", "runc", "--layers", "--force-rm",
@@ -162,8 +154,7 @@ def build_image() -> str:
              "-f", str(paths.bundle_root() / NODES_FIXTURE / "image" / "Containerfile"),
              "-t", ref,
              str(paths.bundle_root() / NODES_FIXTURE)])
-        current.nbytes = int(run(["podman", "image", "inspect", "--format", "{{.Size}}",
-                                  ref]).stdout.strip() or 0)
+        current.nbytes = image.image_size(ref)
     return ref
 
 

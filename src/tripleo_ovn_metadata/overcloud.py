@@ -107,7 +107,7 @@ def create_stack(user_env: Sequence[Path], roles_data: Path | None = None) -> Wo
             tht.process_templates(roles_path, processed)
         roles = render.load_roles(roles_path)
         _files, env = tht.merged_environment([processed / tht.REGISTRY, *envs])
-        check_images(env.get("parameter_defaults", {}), envs)
+        check_images(env.get("parameter_defaults", {}), envs, nodeset.registry)
         shutil.rmtree(work.config, ignore_errors=True)  # inputs good: replace the last one
         generated = render.generated_defaults(env, roles)
         request = tht.overcloud_request(processed, roles, envs, generated)
@@ -133,14 +133,19 @@ def create_stack(user_env: Sequence[Path], roles_data: Path | None = None) -> Wo
     return work
 
 
-def check_images(defaults: dict, envs: Sequence[Path]) -> None:
-    """Every ``Container*Image`` the env files name must be in the nodes' registry."""
-    pull = registry.pull_address()
+def check_images(defaults: dict, envs: Sequence[Path], pull: str) -> None:
+    """Every ``Container*Image`` from our registry must name ``pull`` (where the nodes
+    pull from) and be in the registry."""
     push = registry.status().address
     for param, ref in sorted(defaults.items()):
         if not (param.startswith("Container") and param.endswith("Image")):
             continue
-        if not isinstance(ref, str) or not ref.startswith(f"{pull}/"):
+        if not isinstance(ref, str):
+            continue
+        if ref.startswith(f"{push}/") and push != pull:
+            raise InputError(_defining(param, envs), f"{param}: {ref} names {push}, which "
+                             f"the nodes cannot reach (image build --for-nodes --env-file ...)")
+        if not ref.startswith(f"{pull}/"):
             continue
         repo, _, tag = ref[len(pull) + 1:].rpartition(":")
         if not registry.has_tag(push, repo, tag):
@@ -178,7 +183,7 @@ def _venv(name: str) -> Path:
     return exe
 
 
-def ansible_env(nodeset: nodes.NodeSet, log: Path | None = None) -> dict[str, str]:
+def ansible_env(nodeset: nodes.NodeSet) -> dict[str, str]:
     """Environment for the venv's ansible-playbook: tripleo-ansible's plugins and roles."""
     share = paths.bundle_root() / VENV / "share" / "ansible"
     plugins = share / "plugins"
@@ -204,8 +209,6 @@ def ansible_env(nodeset: nodes.NodeSet, log: Path | None = None) -> dict[str, st
         "ANSIBLE_LOCAL_TEMP": str(nodes.nodes_dir() / ".ansible-tmp"),
         "ANSIBLE_CALLBACKS_ENABLED": "profile_tasks",
     })  # fmt: skip
-    if log:
-        env["ANSIBLE_LOG_PATH"] = str(log)
     return env
 
 

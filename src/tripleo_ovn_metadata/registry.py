@@ -259,11 +259,6 @@ def stop_listener() -> bool:
     return _kill(_listener_file())
 
 
-def pull_address() -> str:
-    """Where deployments pull from: the nodes' listener when it runs, else the registry."""
-    return listener_address() or status().address
-
-
 def list_images(address: str | None = None) -> list[str]:
     """Every ``repository:tag`` the registry holds, sorted."""
     address = address or status().address
