@@ -109,22 +109,3 @@ def artifact_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False)
     return root
-
-
-# --- parallel runs (pytest -n 2 --dist loadgroup, tools/run-tests.sh) ----------------------
-
-#: Test files that use one of this machine's single-tenant resources share a group; every
-#: other file is a group of its own (its tests may build on each other's results, in file
-#: order), so a file never runs on two workers.
-SERIAL_GROUPS = {
-    "test_e2e.py": "host-deploy",
-    "test_nodes.py": "rehearsal-nodes",
-    "test_rehearse.py": "rehearsal-nodes",
-}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each test into its file's xdist group (or the shared one of its resource)."""
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))

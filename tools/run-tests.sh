@@ -13,5 +13,7 @@ if ! "$tom" registry status >/dev/null; then
     "$tom" registry start
     trap '"$tom" registry stop >/dev/null' EXIT
 fi
-echo "==> tests (2 workers; the host deploy and the rehearsal nodes each in one)"
-.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+# Two workers, a file at a time: a file's tests share its fixtures and the single-tenant
+# ones (the host deploy, the rehearsal nodes) are one file each.
+echo "==> tests (2 workers, one file at a time each)"
+.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
