@@ -25,7 +25,7 @@ fi
 dropin=/etc/containers/registries.conf.d/50-tripleo-ovn-metadata.conf
 mkdir -p "$(dirname "$dropin")"
 printf '# Written by tripleo-ovn-metadata: the local registry is HTTP on loopback.\n[[registry]]\nlocation = "127.0.0.1:8787"\ninsecure = true\n' > "$dropin.tmp"
-mv "$dropin.tmp" "$dropin"
+if cmp -s "$dropin.tmp" "$dropin"; then rm -f "$dropin.tmp"; else mv "$dropin.tmp" "$dropin"; fi
 
 # The base image: Debian bookworm from the configured Debian mirror (no registry here).
 if ! podman image exists localhost/debian:bookworm; then
