@@ -35,7 +35,8 @@ def machine() -> dict[str, object]:
     """What the deploy may touch and must leave as it found it.
 
     Other areas' tests may run containers and make links meanwhile, so only the kinds this
-    deploy makes are compared: its labelled containers, OVS/agent/VM links and netns.
+    deploy makes are compared: its labelled containers, OVS/agent/VM links and netns
+    (podman's own ``netns-<uuid>`` namespaces belong to other tests' containers).
     """
     listeners = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, check=True)
     ports = {int(line.split()[3].rsplit(":", 1)[1]) for line in listeners.stdout.splitlines()}
@@ -45,7 +46,7 @@ def machine() -> dict[str, object]:
     )
     ours = ("br-int", "ovs-netdev", "tap", "tomvm", "genev")
     return {
-        "netns": sorted(deploy.netns_list()),
+        "netns": sorted(n for n in deploy.netns_list() if not n.startswith("netns-")),
         "links": sorted(n for n in os.listdir("/sys/class/net") if n.startswith(ours)),
         "listeners": sorted(ports & set(PORTS)),
         "containers": sorted(ps.stdout.split()),

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import nodes, paths, registry, yamlio, zuul_job
+from tripleo_ovn_metadata import nodes, paths, yamlio, zuul_job
+from tripleo_ovn_metadata import registry as registry_lib
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ def _left() -> dict[str, object]:
     network = subprocess.run(["podman", "network", "exists", nodes.NETWORK],
                              check=False).returncode == 0
     return {"containers": containers, "network": network,
-            "listener": registry.listener_address(), "state": nodes.load()}
+            "listener": registry_lib.listener_address(), "state": nodes.load()}
 
 
 def test_a_node_name_in_use_is_one_line_and_starts_nothing(registry: str) -> None:
@@ -103,7 +104,7 @@ def test_rehearse_three_controllers_three_computes(registry: str) -> None:
                           capture_output=True, text=True, check=True).stdout == ""
     assert subprocess.run(["podman", "network", "exists", nodes.NETWORK],
                           check=False).returncode == 1
-    assert registry.listener_address() is None
+    assert registry_lib.listener_address() is None
     assert nodes.load() is None
 
 
@@ -203,7 +204,7 @@ def test_nodes_answer_ssh_with_the_key_and_pull_from_the_registry(
                                          f"http://{nodeset.registry}/v2/_catalog"))
     assert "repositories" in catalog
     # The listener is read-only: the nodes can pull, never push.
-    assert registry.listener_address() == nodeset.registry
+    assert registry_lib.listener_address() == nodeset.registry
 
 
 def test_unreachable_registry_is_one_line(nodeset: nodes.NodeSet) -> None:
@@ -229,7 +230,7 @@ def test_an_image_missing_from_the_registry_is_one_line(nodeset: nodes.NodeSet,
     from tripleo_ovn_metadata import overcloud
 
     env = tmp_path / "images.yaml"
-    ref = f"{nodeset.registry}/{registry.NAMESPACE}/neutron-metadata-agent-ovn:no-such-tag"
+    ref = f"{nodeset.registry}/{registry_lib.NAMESPACE}/neutron-metadata-agent-ovn:no-such-tag"
     env.write_text(f"parameter_defaults:\n  ContainerOvnMetadataImage: {ref}\n")
     with pytest.raises(InputError) as caught:
         overcloud.create_stack([paths.bundle_root() / paths.SERVICE_ENV, env])
@@ -242,9 +243,9 @@ def test_an_image_the_nodes_cannot_reach_is_one_line(nodeset: nodes.NodeSet,
                                                      tmp_path: Path) -> None:
     from tripleo_ovn_metadata import overcloud
 
-    push = registry.status().address
+    push = registry_lib.status().address
     env = tmp_path / "images.yaml"
-    ref = f"{push}/{registry.NAMESPACE}/neutron-metadata-agent-ovn:any"
+    ref = f"{push}/{registry_lib.NAMESPACE}/neutron-metadata-agent-ovn:any"
     env.write_text(f"parameter_defaults:\n  ContainerOvnMetadataImage: {ref}\n")
     with pytest.raises(InputError) as caught:
         overcloud.create_stack([paths.bundle_root() / paths.SERVICE_ENV, env])
