@@ -33,8 +33,8 @@ SB_DB = "tcp:127.0.0.1:6642"
 METADATA_URL = "http://169.254.169.254/latest/meta-data/instance-id"
 CIDR_PREFIX = "10.0.0"
 BRIDGE = "br-int"
-#: The instance id the first VM got in the last run_checks (for the CLI's last line).
-last_instance_id = ""
+#: Target name -> the instance id its first VM got in the last run_checks (for the CLI).
+instance_ids: dict[str, str] = {}
 VM1_CHECK = "VM 1 gets its instance-id through the agent"
 
 
@@ -380,10 +380,9 @@ def run_checks(timeout: float = 90, target: Target | None = None) -> list[Check]
     with test_vms(2, target) as (vm1, vm2):
 
         def own_id(vm: Vm) -> tuple[bool, str]:
-            global last_instance_id
             status, body = wait_for(vm, lambda s, b: s == 200, timeout, target)
             if vm is vm1 and status == 200:
-                last_instance_id = body
+                instance_ids[target.name] = body
             return status == 200 and body == vm.instance, f"HTTP {status}, {body[:40]!r}"
 
         runner.check(VM1_CHECK, lambda: own_id(vm1))

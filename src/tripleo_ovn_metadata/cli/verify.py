@@ -78,8 +78,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         checks = verify.run_checks(timeout=args.timeout)
     failed = print_table(checks)
-    if any(check.passed and check.name == verify.VM1_CHECK for check in checks):
-        print(f"instance-id fetched through the agent: {verify.last_instance_id}")
+    for check in checks:
+        if check.passed and check.name.endswith(verify.VM1_CHECK):
+            where, _, _ = check.name.rpartition(f": {verify.VM1_CHECK}")
+            on = f" on {where}" if where else ""
+            print(f"instance-id fetched through the agent{on}: "
+                  f"{verify.instance_ids[where or verify.HOST.name]}")
     return 1 if failed else 0
 
 
