@@ -55,12 +55,22 @@ def test_down_removes_everything_by_id(registry: str) -> None:
     assert nodes.load() is None, "rehearsal nodes are already up on this machine"
     up = nodes.up(1, 1)
     ids = [node.container_id for node in up.nodes]
+    inspect = json.loads(subprocess.run(["podman", "container", "inspect", *ids],
+                                        capture_output=True, text=True, check=True).stdout)
+    netns = [Path(c["NetworkSettings"]["SandboxKey"]) for c in inspect]
+    pids = [c["State"]["Pid"] for c in inspect]
+    assert all(path.exists() for path in netns) and all(pids), (netns, pids)
     removed = nodes.down()
     assert "registry listener" in removed
     assert f"network {nodes.NETWORK}" in removed
     assert all(subprocess.run(["podman", "container", "exists", ident],
                               check=False).returncode == 1 for ident in ids)
     assert _left() == {"containers": [], "network": False, "listener": None, "state": None}
+    # No netns and no process is left: not the nodes' systemd, not their conmon.
+    assert not [path for path in netns if path.exists()]
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    assert subprocess.run(["pgrep", "-f", nodes.PREFIX + "overcloud-"], capture_output=True,
+                          check=False).returncode == 1
     assert nodes.down() == []
 
 
