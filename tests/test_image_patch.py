@@ -1,5 +1,9 @@
 """The dev loop: rpm, deb, wheel and source go into one layer, tagged by content, pushed
-with only the new layer's blobs; the changed code runs in a container from the pushed image."""
+with only the new layer's blobs; the changed code runs in a container from the pushed image.
+
+The agent image is Debian's (dpkg): it refuses --rpm, and --rpm-unpack-without-deps puts an
+EL9 python3 RPM's files where its Python reads them. The dnf path: tests/unit/test_patch_rpm.py.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from tripleo_ovn_metadata import cli, image, paths, yamlio
+from tripleo_ovn_metadata import patch as patch_lib
 from tripleo_ovn_metadata import registry as registry_lib
 from tripleo_ovn_metadata.procs import run
 
 MARKERS = "/usr/lib/python3/dist-packages/neutron"
+AGENT_MODULE = "neutron.agent.ovn.metadata.agent"
 NEUTRON_SDIST = "neutron==21.0.0"
 #: Reproducible package builds: the same inputs give the same bytes, hence the same tag.
 REPRO = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
@@ -43,6 +49,37 @@ echo 'MARKER = "rpm"{nonce}' > %{{buildroot}}{MARKERS}/tom_marker_rpm.py
          "--define", "use_source_date_epoch_as_buildtime 1", "--define", "_buildhost repro",
          "--define", "clamp_mtime_to_source_date_epoch 1", str(spec)], env=REPRO)
     return tmp / "rpmbuild/RPMS/noarch/tom-marker-rpm-1.0-1.noarch.rpm"
+
+
+def build_el9_hotfix_rpm(tmp: Path, agent_py: str) -> Path:
+    """An RPM as EL9 packages neutron (rpmbuild, a real spec): ``agent_py`` as the OVN
+    metadata agent and a new module, both under /usr/lib/python3.9/site-packages."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "agent.py").write_text(agent_py)
+    (tmp / "tom_rpm_hotfix.py").write_text('MARKER = "new module"\n')
+    spec = tmp / "python3-neutron-tom-hotfix.spec"
+    spec.write_text("""%global python3_sitelib /usr/lib/python3.9/site-packages
+Name: python3-neutron-tom-hotfix
+Version: 21.0.0
+Release: 1
+Summary: neutron's OVN metadata agent with an unreleased change
+License: ASL 2.0
+BuildArch: noarch
+Source0: agent.py
+Source1: tom_rpm_hotfix.py
+Requires: python3-neutron = 1:21.0.0
+%description
+The OVN metadata agent of neutron 21.0.0 with a hotfix, for image patch tests.
+%install
+install -D -m 0644 %{SOURCE0} %{buildroot}%{python3_sitelib}/neutron/agent/ovn/metadata/agent.py
+install -D -m 0644 %{SOURCE1} %{buildroot}%{python3_sitelib}/tom_rpm_hotfix.py
+%files
+%{python3_sitelib}/neutron/agent/ovn/metadata/agent.py
+%{python3_sitelib}/tom_rpm_hotfix.py
+""")
+    run(["rpmbuild", "-bb", "--define", f"_topdir {tmp / 'rpmbuild'}",
+         "--define", f"_sourcedir {tmp}", str(spec)])
+    return tmp / "rpmbuild/RPMS/noarch/python3-neutron-tom-hotfix-21.0.0-1.noarch.rpm"
 
 
 def build_deb(tmp: Path) -> Path:
@@ -101,6 +138,8 @@ def layers(ref: str) -> list[str]:
     (["--rpm", "/nonexistent/x.rpm"], "/nonexistent/x.rpm: no such file"),
     (["--deb", "pyproject.toml"], "pyproject.toml: expected a .deb file"),
     (["--source", "kolla"], "kolla: not a Python source tree"),
+    (["--wheel", "x.whl", "--rpm-unpack-without-deps"],
+     "--rpm-unpack-without-deps applies to --rpm"),
     ([], "nothing to patch"),
 ])
 def test_bad_input_is_one_line_and_starts_nothing(
@@ -128,7 +167,8 @@ def test_rpm_deb_wheel_in_one_layer_on_agent_and_config_image(
     assert rpm_again.read_bytes() == rpm.read_bytes()
     env = tmp_path / "images.yaml"
     argv = ["--quiet", "image", "patch", "--registry", registry, "--config-image",
-            "--env-file", str(env), "--rpm", str(rpm), "--deb", str(deb), "--wheel", str(wheel)]
+            "--env-file", str(env), "--rpm", str(rpm), "--rpm-unpack-without-deps",
+            "--deb", str(deb), "--wheel", str(wheel)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     params = yamlio.load(env)["parameter_defaults"]
@@ -148,7 +188,7 @@ def test_rpm_deb_wheel_in_one_layer_on_agent_and_config_image(
     rpmdb = subprocess.run(["podman", "run", "--rm", "--user", "root", agent,
                             "rpm", "--dbpath", "/var/lib/rpm", "-q", "tom-marker-rpm"],
                            capture_output=True, text=True, check=False)
-    assert rpmdb.stdout.strip() == "tom-marker-rpm-1.0-1.noarch"
+    assert rpmdb.returncode == 1  # unpacked, not installed: no rpm database entry
     user = subprocess.run(["podman", "run", "--rm", agent, "id", "-un"], capture_output=True,
                           text=True, check=False)
     assert user.stdout.strip() == "neutron"  # the image's user is kept
@@ -211,3 +251,46 @@ def test_failed_install_is_one_line_and_pushes_nothing(
     assert "patching neutron-metadata-agent-ovn failed: dpkg -i failed:" in err
     assert "tom-broken depends on tom-no-such-package" in err
     assert registry_lib.list_images(registry) == before and not env.exists()
+
+
+@pytest.mark.slow
+def test_dpkg_image_refuses_rpm_in_one_line_and_builds_nothing(
+    built_images: dict[str, str], registry: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = built_images["ContainerOvnMetadataImage"]
+    rpm = build_rpm(tmp_path, f"  # {uuid.uuid4()}")
+    before, base_digest = registry_lib.list_images(registry), image.remote_digest(base)
+    env = tmp_path / "env.yaml"
+    assert cli.main(["--quiet", "image", "patch", "--registry", registry, "--rpm", str(rpm),
+                     "--env-file", str(env)]) == 1
+    assert capsys.readouterr().err == (
+        f"tripleo-ovn-metadata image: error: {base}: a dpkg image has no dnf/microdnf to "
+        f"install {rpm.name} with its dependencies; use --deb, --wheel or --source, or "
+        "--rpm-unpack-without-deps to unpack its files\n")
+    assert registry_lib.list_images(registry) == before and not env.exists()
+    assert image.remote_digest(base) == base_digest
+    name, _, tag = base.rsplit("/", 1)[1].partition(":")
+    digest = patch_lib.Inputs(rpms=[rpm]).digest()
+    assert not image.local_exists(image.local_ref(name, f"{tag}-{digest}"))
+
+
+@pytest.mark.slow
+def test_el9_rpm_unpacked_without_deps_is_what_the_image_python_runs(
+    built_images: dict[str, str], registry: str, tmp_path: Path, made: list[str],
+) -> None:
+    base = built_images["ContainerOvnMetadataImage"]
+    installed = in_container(base, f"import {AGENT_MODULE} as a; print(a.__file__)")
+    original = subprocess.run(["podman", "run", "--rm", base, "cat", installed],
+                              capture_output=True, text=True, check=True).stdout
+    marker = f"rpm hotfix {uuid.uuid4()}"
+    rpm = build_el9_hotfix_rpm(tmp_path, f"{original}\nTOM_MARKER = {marker!r}\n")
+    result = patch_lib.patch(patch_lib.Inputs(rpms=[rpm], rpm_unpack=True), address=registry)
+    ref = result.pushed.ref  # by tag, so `made` removes the pulled copy too
+    made.append(ref)
+    code = (f"import os, {AGENT_MODULE} as a, tom_rpm_hotfix as t; "
+            "print(a.__file__, a.TOM_MARKER, t.__file__, os.path.exists('/usr/lib/python3.9'))")
+    assert in_container(ref, code) == (
+        f"{installed} {marker} /usr/local/lib/python3.11/dist-packages/tom_rpm_hotfix.py False")
+    assert in_container(base, f"import {AGENT_MODULE} as a; print(hasattr(a, 'TOM_MARKER'))") \
+        == "False"

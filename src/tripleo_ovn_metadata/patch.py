@@ -5,12 +5,18 @@ The layer goes on the current agent image (or any image given), is tagged
 is pushed to the registry, where only the new layer's blobs travel. Like
 tripleo-modify-image's rpm_install/dev_install, but one ``buildah run`` with the inputs
 bind-mounted, so nothing but the installed result lands in the layer.
+
+RPMs go in with the image's dnf or microdnf, dependencies resolved. A dpkg image has
+neither, so ``--rpm`` is refused there unless ``rpm_unpack`` asks for the RPMs' files to be
+unpacked without dependency checks (``data/rpm_unpack.py``: their site-packages go where
+the image's python3 reads them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +30,12 @@ from tripleo_ovn_metadata.progress import step
 #: Where the inputs are mounted while the layer is built.
 MOUNT = "/tmp/tripleo-ovn-metadata-patch"
 LABEL = "org.openstack.tripleo-ovn-metadata.patch"
+#: The package managers that install RPMs with their dependencies, preferred first.
+RPM_INSTALLERS = ("dnf", "microdnf")
+#: Run in the image: copies the unpacked RPM tree into it (staged as tool/rpm_unpack.py).
+UNPACKER = Path(__file__).with_name("data") / "rpm_unpack.py"
+#: The CLI flag that unpacks RPMs without dependency checks, named in the refusal.
+UNPACK_FLAG = "--rpm-unpack-without-deps"
 
 
 @dataclass(frozen=True)
@@ -34,11 +46,15 @@ class Inputs:
     debs: Sequence[Path] = ()
     wheels: Sequence[Path] = ()
     sources: Sequence[Path] = ()
+    #: Unpack the RPMs' files (no dependency checks, no scriptlets) instead of dnf/microdnf.
+    rpm_unpack: bool = False
 
     def check(self) -> None:
         """Raise InputError naming the first file that is missing or of the wrong kind."""
         if not (self.rpms or self.debs or self.wheels or self.sources):
             raise BundleError("nothing to patch: give --rpm, --deb, --wheel or --source")
+        if self.rpm_unpack and not self.rpms:
+            raise BundleError(f"{UNPACK_FLAG} applies to --rpm")
         for paths, suffix in ((self.rpms, ".rpm"), (self.debs, ".deb"), (self.wheels, ".whl")):
             for path in paths:
                 if not path.is_file():
@@ -52,15 +68,22 @@ class Inputs:
                 raise InputError(path, "not a Python source tree (no pyproject.toml or setup.py)")
 
     def digest(self) -> str:
-        """Content hash of the inputs (file names and bytes; source trees without VCS data)."""
+        """Content hash of the inputs (file names and bytes; source trees without VCS data)
+        and of how the RPMs go in, so an unpacked RPM never shares a tag with an installed one."""
         total = hashlib.sha256()
-        for kind, paths in (("rpm", self.rpms), ("deb", self.debs), ("wheel", self.wheels)):
+        for kind, paths in ((self.rpm_kind, self.rpms), ("deb", self.debs),
+                            ("wheel", self.wheels)):
             for path in sorted(paths, key=lambda p: p.name):
                 total.update(f"{kind}\0{path.name}\0".encode())
                 total.update(hashlib.sha256(path.read_bytes()).digest())
         for path in self.sources:
             total.update(f"source\0{path.name}\0{kolla_recipe.tree_hash(path)}".encode())
         return total.hexdigest()[:12]
+
+    @property
+    def rpm_kind(self) -> str:
+        """How the RPMs go in: ``rpm-unpack`` (their files) or ``rpm-install`` (dnf)."""
+        return "rpm-unpack" if self.rpm_unpack else "rpm-install"
 
 
 @dataclass(frozen=True)
@@ -75,19 +98,84 @@ class Patched:
 
 
 def _stage(inputs: Inputs, into: Path) -> None:
-    for kind, paths in (("rpm", inputs.rpms), ("deb", inputs.debs), ("wheel", inputs.wheels)):
+    """Copy the inputs under ``into`` by kind; unpacked RPMs as one tree plus the unpacker."""
+    rpms = () if inputs.rpm_unpack else inputs.rpms
+    for kind, paths in (("rpm", rpms), ("deb", inputs.debs), ("wheel", inputs.wheels)):
         for path in paths:
             (into / kind).mkdir(exist_ok=True)
             shutil.copy2(path, into / kind / path.name)
     for index, path in enumerate(inputs.sources):
         shutil.copytree(path, into / "source" / f"{index:02d}-{path.name}", symlinks=True,
                         ignore=shutil.ignore_patterns(".tox", "__pycache__", "*.pyc", "build"))
+    if inputs.rpm_unpack:
+        (into / "tool").mkdir()
+        shutil.copy2(UNPACKER, into / "tool" / UNPACKER.name)
+        for path in inputs.rpms:
+            _unpack_rpm(path, into / "rpm-unpack")
 
 
-def _script() -> str:
-    """The shell run as root in the build container (inputs under MOUNT, read-only)."""
+def _unpack_rpm(rpm: Path, into: Path) -> None:
+    """The RPM's payload under ``into`` (rpm2cpio | cpio on the host; the image needs no rpm)."""
+    into.mkdir(exist_ok=True)
+    payload = _binary(["rpm2cpio", str(rpm)])
+    if payload.returncode != 0 or not payload.stdout:
+        raise InputError(rpm, f"not a readable RPM: {_last(payload.stderr, 'no payload')}")
+    unpacked = _binary(["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
+                       stdin=payload.stdout, cwd=into)
+    if unpacked.returncode != 0:
+        raise ToolError(f"cpio -i of {rpm.name} failed: {_last(unpacked.stderr, 'no output')}")
+
+
+def _binary(cmd: list[str], stdin: bytes | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``cmd`` with bytes in and out (procs.run is for text)."""
+    try:
+        return subprocess.run(cmd, input=stdin, cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ToolError(f"{cmd[0]}: command not found (run tools/setup.sh)") from None
+
+
+def _last(stderr: bytes, default: str) -> str:
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1].strip() if lines else default
+
+
+#: Installs the staged RPMs with $pm (dnf or microdnf). NOTE: dnf install skips an RPM whose
+#: name-version-release is installed already, so a rebuilt RPM of the same version is
+#: reinstalled instead; otherwise the old files would stay and the install "succeed".
+RPM_INSTALL = """
+new=; same=
+for f in $m/rpm/*.rpm; do
+    nvra=$(rpm -qp --nosignature --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}' "$f")
+    if rpm -q "$nvra" >/dev/null 2>&1; then same="$same $f"; else new="$new $f"; fi
+done
+if [ -n "$new" ]; then step "$pm install" $pm install -y $new; fi
+if [ -n "$same" ]; then step "$pm reinstall" $pm reinstall -y $same; fi
+$pm clean all >/dev/null 2>&1 || true
+"""
+
+
+def rpm_step(installer: str | None) -> str:
+    """The shell that puts the staged RPMs into the image: ``installer`` (dnf, microdnf) or,
+    with None, the unpacked tree copied by the image's python3."""
+    if installer is None:
+        return (f"if [ -d $m/rpm-unpack ]; then\n    need python3 {UNPACK_FLAG}\n"
+                f"    step 'rpm unpack' python3 $m/tool/{UNPACKER.name} $m/rpm-unpack\nfi\n")
+    if installer not in RPM_INSTALLERS:
+        raise ValueError(installer)
+    return f"if [ -d $m/rpm ]; then\n    pm={installer}{RPM_INSTALL}fi\n"
+
+
+def _script(installer: str | None = None) -> str:
+    """The shell run as root in the build container (inputs under MOUNT, read-only); RPMs
+    go in with ``installer`` (see rpm_step)."""
+    return _prelude() + rpm_step(installer) + _PACKAGES
+
+
+def _prelude(mount: str = MOUNT) -> str:
+    """Shell: ``m`` (where the inputs are) and the fail/need/step helpers."""
     return f"""set -eu
-m={MOUNT}
+m={mount}
 fail() {{ echo "patch: $*" >&2; exit 1; }}
 need() {{ command -v "$1" >/dev/null || fail "the image has no $1 for $2"; }}
 # step WHAT CMD...: run CMD; on failure name WHAT and the line that says why.
@@ -95,19 +183,18 @@ step() {{
     what=$1; shift
     if ! out=$("$@" 2>&1); then
         printf '%s\\n' "$out" >&2
-        why=$(printf '%s\\n' "$out" | grep -m1 -iE 'depends on|error|conflict|not ' \\
+        why=$(printf '%s\\n' "$out" | grep -m1 -iE 'depends on|nothing provides|conflict' \\
+              || printf '%s\\n' "$out" | grep -m1 -iE 'error|not ' \\
               || printf '%s\\n' "$out" | tail -1)
         fail "$what failed: $(echo $why)"
     fi
     printf '%s\\n' "$out"
 }}
-if [ -d $m/rpm ]; then
-    need rpm --rpm
-    # NOTE: Debian's rpm keeps its database in ~/.rpmdb; use the system-wide path.
-    step "rpm -U" rpm --dbpath /var/lib/rpm -Uvh --force-debian --nodeps --replacepkgs \\
-        --replacefiles --oldpackage $m/rpm/*.rpm
-fi
-if [ -d $m/deb ]; then step "dpkg -i" dpkg -i $m/deb/*.deb; fi
+"""
+
+
+#: Shell: the debs, wheels and source trees (after the RPMs).
+_PACKAGES = """if [ -d $m/deb ]; then step "dpkg -i" dpkg -i $m/deb/*.deb; fi
 if [ -d $m/wheel ] || [ -d $m/source ]; then
     python3 -m pip --version >/dev/null 2>&1 || fail "the image has no pip"
 fi
@@ -138,23 +225,55 @@ def _why(output: str) -> str:
     return theirs[-1] if theirs else "the install step failed"
 
 
+def no_installer(base: str, rpms: Sequence[Path], *, dpkg: bool) -> BundleError:
+    """The one line refusing ``rpms`` on ``base``, an image without dnf or microdnf."""
+    what = "a dpkg image" if dpkg else "the image"
+    its = "its" if len(rpms) == 1 else "their"
+    names = ", ".join(path.name for path in rpms)
+    return BundleError(
+        f"{base}: {what} has no dnf/microdnf to install {names} with {its} dependencies; "
+        f"use --deb, --wheel or --source, or {UNPACK_FLAG} to unpack {its} files")
+
+
+def _commands(container: str, names: Sequence[str]) -> set[str]:
+    """Which of ``names`` are commands in the working container."""
+    probe = 'for c; do command -v "$c" >/dev/null && echo "$c"; done; true'
+    out = run(["buildah", "run", "--runtime", "runc", "--user", "root", container, "--",
+               "sh", "-c", probe, "sh", *names]).stdout
+    return set(out.split())
+
+
+def rpm_installer(base: str, container: str, inputs: Inputs) -> str | None:
+    """The image's dnf or microdnf for the RPMs; None when there are none or they are
+    unpacked. Raises no_installer's BundleError when the image has neither."""
+    if not inputs.rpms or inputs.rpm_unpack:
+        return None
+    found = _commands(container, (*RPM_INSTALLERS, "dpkg"))
+    for installer in RPM_INSTALLERS:
+        if installer in found:
+            return installer
+    raise no_installer(base, inputs.rpms, dpkg="dpkg" in found)
+
+
 def _build_layer(base: str, target: str, inputs: Inputs, digest: str) -> None:
-    """buildah from base, one run with the inputs mounted, commit as ``target``."""
-    with tempfile.TemporaryDirectory(prefix="tom-patch-") as tmp:
-        staging = Path(tmp)
-        staging.chmod(0o755)
-        _stage(inputs, staging)
-        container = run(["buildah", "from", "--tls-verify=false", base]).stdout.strip()
-        try:
+    """buildah from base, check it can take the RPMs, one run with the inputs mounted,
+    commit as ``target``."""
+    container = run(["buildah", "from", "--tls-verify=false", base]).stdout.strip()
+    try:
+        installer = rpm_installer(base, container, inputs)
+        with tempfile.TemporaryDirectory(prefix="tom-patch-") as tmp:
+            staging = Path(tmp)
+            staging.chmod(0o755)
+            _stage(inputs, staging)
             proc = run(["buildah", "run", "--runtime", "runc", "--user", "root",
-                        "-v", f"{staging}:{MOUNT}:ro", container, "--", "sh", "-c", _script()],
-                       check=False)
-            if proc.returncode != 0:
-                raise ToolError(_why(proc.stderr + proc.stdout))
-            run(["buildah", "config", "--label", f"{LABEL}={digest}", container])
-            run(["buildah", "commit", "--quiet", "--format", "docker", container, target])
-        finally:
-            run(["buildah", "rm", container], check=False)
+                        "-v", f"{staging}:{MOUNT}:ro", container, "--",
+                        "sh", "-c", _script(installer)], check=False)
+        if proc.returncode != 0:
+            raise ToolError(_why(proc.stderr + proc.stdout))
+        run(["buildah", "config", "--label", f"{LABEL}={digest}", container])
+        run(["buildah", "commit", "--quiet", "--format", "docker", container, target])
+    finally:
+        run(["buildah", "rm", container], check=False)
 
 
 def patch_image(base: str, inputs: Inputs, address: str) -> tuple[image.Pushed, int, int]:

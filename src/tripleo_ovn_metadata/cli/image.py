@@ -26,7 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="the env file names the address the rehearsal nodes pull "
                           "from (the registry's listener on their network)")
     build.add_argument("--force", action="store_true", help="rebuild and push even if present")
-    patcher.add_argument("--rpm", nargs="+", type=Path, default=[], metavar="FILE")
+    patcher.add_argument("--rpm", nargs="+", type=Path, default=[], metavar="FILE",
+                         help="installed with the image's dnf or microdnf, dependencies "
+                         "resolved; refused on a dpkg image (see --rpm-unpack-without-deps)")
+    patcher.add_argument(patch.UNPACK_FLAG, dest="rpm_unpack", action="store_true",
+                         help="unpack the --rpm files instead: no dependency checks, no "
+                         "scriptlets, no rpm database entry; their site-packages go where the "
+                         "image's python3 imports each package from (else its purelib)")
     patcher.add_argument("--deb", nargs="+", type=Path, default=[], metavar="FILE")
     patcher.add_argument("--wheel", nargs="+", type=Path, default=[], metavar="FILE")
     patcher.add_argument("--source", nargs="+", type=Path, default=[], metavar="DIR",
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         refs = {param: pushed.ref for param, pushed in result.items()}
     else:
         inputs = patch.Inputs(rpms=args.rpm, debs=args.deb, wheels=args.wheel,
-                              sources=args.source)
+                              sources=args.source, rpm_unpack=args.rpm_unpack)
         result = patch.patch(inputs, base=args.base, config_image=args.config_image,
                              address=args.registry)
         _show("ContainerOvnMetadataImage", result.pushed)
