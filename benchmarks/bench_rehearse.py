@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rehearsal figures: nodes up, deploy per phase, first 200 per compute, leader-kill recovery.
 
-Runs `nodes up` (3 + 3 by default), `image build`, `overcloud deploy` (stack create,
+Runs `nodes up` (3 + 3 by default), `image build`, `puppet-artifact`, `overcloud deploy` (stack create,
 config-download, deploy_steps_playbook.yaml) and `verify --nodes --faults` on this machine,
 then `nodes down`, and prints each figure with the issue's goal beside it.
 """
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--computes", type=int, default=3)
     args = parser.parse_args()
     images = ROOT / ".state" / "bench-rehearse-images.yaml"
+    artifact = ROOT / ".state" / "bench-rehearse-puppet-modules.yaml"
     images.parent.mkdir(mode=0o700, exist_ok=True)
     total = time.monotonic()
     try:
@@ -42,8 +43,11 @@ def main() -> None:
                      "--computes", str(args.computes))
         print(f"nodes up ({args.controllers} + {args.computes}): {up:6.1f} s")
         _run("image", "build", "--for-nodes", "--env-file", str(images))
+        _run("puppet-artifact", "--output", str(artifact.with_suffix(".tar.gz")),
+             "--env-file", str(artifact))
         deploy, out = _run("overcloud", "deploy", "-e",
-                           "environments/services/neutron-ovn-metadata.yaml", "-e", str(images))
+                           "environments/services/neutron-ovn-metadata.yaml", "-e", str(images),
+                           "-e", str(artifact))
         for line in out.splitlines():
             match = STEP.match(line)
             if match and (match.group("name") in PHASES
