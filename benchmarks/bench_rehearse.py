@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Rehearsal figures: nodes up, deploy per phase, first 200 per compute, leader-kill recovery.
 
-Runs `nodes up` (3 + 3 by default), `image build`, `puppet-artifact`, `overcloud deploy` (stack create,
-config-download, deploy_steps_playbook.yaml) and `verify --nodes --faults` on this machine,
-then `nodes down`, and prints each figure with the issue's goal beside it.
+Runs `nodes up` (3 + 3 by default), `image build`, `puppet-artifact`, `overcloud deploy`
+(stack create, config-download, deploy_steps_playbook.yaml) and `verify --nodes --faults` on
+this machine, then `nodes down`, and prints each figure with the issue's goal beside it.
 """
 
 from __future__ import annotations

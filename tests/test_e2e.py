@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
@@ -59,6 +60,24 @@ def machine() -> dict[str, object]:
     }
 
 
+def kept_bundle(stdout: str) -> Path:
+    """The diagnostics bundle a failed verify names on its last line, checked."""
+    found = re.search(r"\Adiagnostics: (/\S+)\Z", stdout.strip().splitlines()[-1])
+    assert found, stdout[-2000:]
+    bundle = Path(found[1])
+    assert bundle.parent == paths.state_dir() / "verify" / "diagnostics"
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o700
+    for path in bundle.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert "ovn-metadata-agent" in (bundle / "agent.log").read_text()
+    assert "table=" in (bundle / "flows.txt").read_text()
+    for rows in ("sb-chassis", "sb-chassis-private", "sb-port-binding"):
+        assert "_uuid" in (bundle / f"{rows}.txt").read_text(), rows
+    # Collected while verify's test networks still existed.
+    assert "(neutron-" in (bundle / "nb-show.txt").read_text()
+    return bundle
+
+
 def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
     assert os.geteuid() == 0, "the end-to-end test manages containers and namespaces"
     assert not deploy.read_record(), "something is deployed already; run destroy first"
@@ -87,6 +106,7 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         assert broken.returncode == 1
         assert re.search(r"^FAIL +agent container healthcheck", broken.stdout, re.MULTILINE)
         assert "instance-id fetched through the agent" not in broken.stdout
+        bundle = kept_bundle(broken.stdout)
 
         # Converging again starts what was stopped and recreates nothing.
         again = tool("deploy")
@@ -113,6 +133,10 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
     secret = secrets.secret_file().read_text().strip()
     for text in outputs:
         assert secret not in text
+    # The bundle outlives destroy and holds no secret, though the agent's ini it kept did.
+    assert "metadata_proxy_shared_secret=********" in (bundle / "agent-config.txt").read_text()
+    for path in bundle.iterdir():
+        assert secret not in path.read_text(), path
 
 
 def test_verify_without_deploy_is_one_line() -> None:

@@ -157,13 +157,18 @@ def container_ids(names: Sequence[str]) -> dict[str, str]:
     return ids
 
 
+def fixture_state() -> Path:
+    """The rest-of-cloud fixture's state directory (its pidfiles and daemon logs)."""
+    return paths.state_dir() / "cloud"
+
+
 def fixture_command(fixture: Path, action: str, *extra: str) -> list[str]:
     """The command line that runs the fixture's ``cloud.py ACTION``."""
     script = fixture / "cloud.py"
     if not script.is_file():
         raise InputError(script, "fixture script not found")
     return [
-        sys.executable, str(script), action, "--state-dir", str(paths.state_dir() / "cloud"),
+        sys.executable, str(script), action, "--state-dir", str(fixture_state()),
         "--unit-checks-dir", str(paths.state_dir() / "unit-checks"), *extra,
     ]
 

@@ -82,15 +82,26 @@ def compute_target(nodeset: nodes.NodeSet, node: nodes.Node, secret_file: Path
     )  # fmt: skip
 
 
-def verify_computes(timeout: float = 90) -> list[verify.Check]:
-    """Every verify check on every compute node, in turn."""
-    nodeset = nodes.require()
+def _stack_secret_file() -> Path:
     secret = overcloud.workdir().secret
     if not secret.exists():
         raise ToolError("nothing is deployed on the rehearsal nodes (no stack secret)")
+    return secret
+
+
+def stack_secret() -> str:
+    """The deployed stack's metadata proxy shared secret (for redaction)."""
+    return _stack_secret_file().read_text(encoding="utf-8").strip()
+
+
+def verify_computes(timeout: float = 90, on_fail: verify.OnFail | None = None
+                    ) -> list[verify.Check]:
+    """Every verify check on every compute node, in turn (``on_fail`` as in run_checks)."""
+    nodeset = nodes.require()
+    secret = _stack_secret_file()
     checks: list[verify.Check] = []
     for node in nodeset.by_role("Compute"):
-        checks += verify.run_checks(timeout, compute_target(nodeset, node, secret))
+        checks += verify.run_checks(timeout, compute_target(nodeset, node, secret), on_fail)
     runner = verify.Runner()
     runner.check("no controller runs the agent (roles_data: Compute only)",
                  lambda: _no_agent_on(nodeset.by_role("Controller")))

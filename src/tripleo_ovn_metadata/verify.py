@@ -19,10 +19,11 @@ import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tripleo_ovn_metadata import deploy, paths, procs
 from tripleo_ovn_metadata.errors import CheckFailed, ToolError
@@ -84,6 +85,27 @@ class Check:
         return self.status == "PASS"
 
 
+class Row(Protocol):
+    """A table row: verify's Check or a library check's."""
+
+    name: str
+    status: str
+    seconds: float
+    detail: str
+
+
+def table_lines(checks: Sequence[Row]) -> list[str]:
+    """The PASS/FAIL/SKIP table, then the summary line."""
+    width = max(len(check.name) for check in checks)
+    lines = [f"{'RESULT':6}  {'CHECK':{width}}  {'TIME':>7}  DETAIL"]
+    lines += [f"{check.status:6}  {check.name:{width}}  {check.seconds:6.2f}s  {check.detail}"
+              for check in checks]
+    counts = {status: sum(c.status == status for c in checks)
+              for status in ("PASS", "FAIL", "SKIP")}
+    lines.append(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+    return lines
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a deployed agent runs: this host (standalone) or a rehearsal node.
@@ -92,12 +114,16 @@ class Target:
     ``prefix`` (``podman exec <node>`` for a node); the OVN DBs are reached over TCP from
     here. ``wrong_secret``/``restart_controller`` name what the rest of the cloud can do
     for the fault checks; without them those rows SKIP with the reason.
+    ``controller_log`` and ``vswitchd_ctl`` (an ``ovs-appctl -t`` target) are where the
+    diagnostics find ovn-controller's log and ovs-vswitchd on the target.
     """
 
     name: str = "this host"
     prefix: tuple[str, ...] = ()
     nb_db: str = NB_DB
     sb_db: str = SB_DB
+    controller_log: str = "/var/log/containers/openvswitch/ovn-controller.log"
+    vswitchd_ctl: str = "ovs-vswitchd"
     wrong_secret: Callable[[bool], None] | None = None
     restart_controller: Callable[[], None] | None = None
 
@@ -109,17 +135,29 @@ class Target:
         """Run on the target; stdout, or ToolError."""
         return procs.run(self.cmd(*args), timeout=timeout).stdout
 
+    def nb_cmd(self, *args: str) -> list[str]:
+        """ovn-nbctl ``args`` against the target's northbound DB (run from here)."""
+        return ["ovn-nbctl", f"--db={self.nb_db}", "--timeout=20", *args]
+
+    def sb_cmd(self, *args: str) -> list[str]:
+        """ovn-sbctl ``args`` against the target's southbound DB (run from here)."""
+        return ["ovn-sbctl", f"--db={self.sb_db}", "--timeout=10", *args]
+
+    def vs_cmd(self, *args: str) -> list[str]:
+        """ovs-vsctl ``args`` as run on the target."""
+        return self.cmd("ovs-vsctl", "--timeout=10", *args)
+
     def nbctl(self, *args: str) -> str:
         """ovn-nbctl against the target's northbound DB."""
-        return _run(["ovn-nbctl", f"--db={self.nb_db}", "--timeout=20", *args])
+        return _run(self.nb_cmd(*args))
 
     def sbctl(self, *args: str) -> str:
         """ovn-sbctl against the target's southbound DB."""
-        return _run(["ovn-sbctl", f"--db={self.sb_db}", "--timeout=10", *args])
+        return _run(self.sb_cmd(*args))
 
     def vsctl(self, *args: str) -> str:
         """ovs-vsctl on the target."""
-        return self.run("ovs-vsctl", "--timeout=10", *args)
+        return _run(self.vs_cmd(*args))
 
     def netns_list(self) -> list[str]:
         """Network namespaces on the target."""
@@ -345,6 +383,7 @@ def host_target() -> Target:
     fixture = _fixture(record)
     if fixture is None:
         return HOST
+    state = deploy.fixture_state()
 
     def wrong_secret(wrong: bool) -> None:
         procs.run(deploy.fixture_command(fixture, "nova-secret", *(["--wrong"] if wrong else [])))
@@ -352,24 +391,40 @@ def host_target() -> Target:
     def restart_controller() -> None:
         procs.run(deploy.fixture_command(fixture, "restart-controller"), timeout=60)
 
-    return Target(wrong_secret=wrong_secret, restart_controller=restart_controller)
+    return Target(wrong_secret=wrong_secret, restart_controller=restart_controller,
+                  controller_log=str(state / "log" / "ovn-controller.log"),
+                  vswitchd_ctl=str(state / "run" / "ovs-vswitchd.ctl"))
 
 
 NO_FIXTURE = "the rest of the cloud cannot do this here (no fixture)"
 SPOOF_CHECK = "spoofed source address gets nothing (control: own address gets 200)"
 
 
-def run_checks(timeout: float = 90, target: Target | None = None) -> list[Check]:
-    """Every check, positive, negative and lifecycle; never raises for a failed check."""
+#: Called with the target and its rows when one FAILed, before the test VMs go.
+OnFail = Callable[[Target, list[Check]], None]
+
+
+def run_checks(timeout: float = 90, target: Target | None = None,
+               on_fail: OnFail | None = None) -> list[Check]:
+    """Every check, positive, negative and lifecycle; never raises for a failed check.
+
+    ``on_fail`` (the diagnostics) runs while the test networks and VMs still exist.
+    """
     target = target or host_target()
     runner = Runner(target)
+
+    def failed() -> list[Check]:
+        if on_fail and any(check.status == "FAIL" for check in runner.checks):
+            on_fail(target, runner.checks)
+        return runner.checks
+
     chassis = chassis_name(target)
     if not runner.check(
         "agent registered on this chassis (Chassis_Private)",
         lambda: (_until(lambda: agent_registered(chassis, target), timeout),
                  f"chassis {chassis}"),
     ):
-        return runner.checks  # nothing else can pass; the table says why
+        return failed()  # nothing else can pass; the table says why
 
     def healthcheck() -> tuple[bool, str]:
         proc = procs.run(target.cmd("podman", "healthcheck", "run", deploy.AGENT),
@@ -448,7 +503,7 @@ def run_checks(timeout: float = 90, target: Target | None = None) -> list[Check]
                     f"HTTP {status}")
 
             runner.check("ovn-controller restart: agent re-registers", restart_controller)
-    return runner.checks
+        return failed()
 
 
 def latencies(count: int, timeout: float = 90) -> list[float]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
-from typing import Protocol
 
-from tripleo_ovn_metadata import libchecks, verify
+from tripleo_ovn_metadata import diagnostics, libchecks, verify
 from tripleo_ovn_metadata.errors import BundleError
 
 HELP = (
@@ -39,23 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-class _Row(Protocol):
-    name: str
-    status: str
-    seconds: float
-    detail: str
-
-
-def print_table(checks: Sequence[_Row]) -> int:
+def print_table(checks: Sequence[verify.Row]) -> int:
     """Print the PASS/FAIL/SKIP table and the summary; return how many failed."""
-    width = max(len(check.name) for check in checks)
-    print(f"{'RESULT':6}  {'CHECK':{width}}  {'TIME':>7}  DETAIL")
-    for check in checks:
-        print(f"{check.status:6}  {check.name:{width}}  {check.seconds:6.2f}s  {check.detail}")
-    counts = {status: sum(c.status == status for c in checks) for status in ("PASS", "FAIL",
-                                                                            "SKIP")}
-    print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
-    return counts["FAIL"]
+    for line in verify.table_lines(checks):
+        print(line)
+    return sum(check.status == "FAIL" for check in checks)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,14 +57,16 @@ def run(args: argparse.Namespace) -> int:
     if args.nodes:
         from tripleo_ovn_metadata import rehearsal
 
-        checks = rehearsal.verify_computes(args.timeout)
+        kept = diagnostics.Kept([rehearsal.stack_secret()])
+        checks = rehearsal.verify_computes(args.timeout, kept)
         if args.faults:
             rows, figures = rehearsal.run_faults(args.timeout)
             checks += rows
             for name, value in figures.items():
                 print(f"{name}: {value:.1f}")
     else:
-        checks = verify.run_checks(timeout=args.timeout)
+        kept = diagnostics.Kept()
+        checks = verify.run_checks(timeout=args.timeout, on_fail=kept)
     failed = print_table(checks)
     for check in checks:
         if check.passed and check.name.endswith(verify.VM1_CHECK):
@@ -84,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
             on = f" on {where}" if where else ""
             print(f"instance-id fetched through the agent{on}: "
                   f"{verify.instance_ids[where or verify.HOST.name]}")
+    for bundle in kept.bundles:
+        print(f"diagnostics: {bundle}")
+    for error in kept.errors:
+        print(f"diagnostics not saved: {error}", file=sys.stderr)
     return 1 if failed else 0
 
 
