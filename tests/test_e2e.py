@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import deploy, paths, secrets
+from tripleo_ovn_metadata import config, deploy, paths, secrets
 
 REPO = Path(__file__).resolve().parent.parent
 TOOL = REPO / ".venv" / "bin" / "tripleo-ovn-metadata"
@@ -97,6 +97,25 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         last = checked.stdout.strip().splitlines()[-1]
         assert last.startswith("instance-id fetched through the agent: ")
         assert UUID.fullmatch(last.rsplit(" ", 1)[1])
+
+        # A no-op redeploy skips Puppet and the playbook: their inputs and outputs are
+        # as recorded. A hand-edited config file runs Puppet again, which restores it.
+        noop = tool("deploy")
+        outputs.append(noop.stdout + noop.stderr)
+        assert noop.returncode == 0, noop.stderr[-2000:]
+        assert "generate config (Puppet) done (0.0 s, inputs and output unchanged, skipped)" \
+            in noop.stderr
+        assert "containers as recorded, skipped)" in noop.stderr
+        assert "ovn_metadata_agent: unchanged" in noop.stdout
+        ini = config.DEFAULT_OUTPUT / "etc/neutron/neutron_ovn_metadata_agent.ini"
+        pristine = ini.read_text()
+        ini.write_text(pristine + "[edited]\nby_hand = true\n")
+        edited = tool("deploy")
+        outputs.append(edited.stdout + edited.stderr)
+        assert edited.returncode == 0, edited.stderr[-2000:]
+        assert "inputs and output unchanged, skipped" not in edited.stderr
+        assert ini.read_text() == pristine
+        assert "ovn_metadata_agent: unchanged" in edited.stdout
 
         # verify can fail: with the agent stopped it reports FAIL and exits 1.
         subprocess.run(["podman", "stop", "-t", "5", deploy.AGENT], check=True,

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tripleo_ovn_metadata import paths, procs, secrets, yamlio
+from tripleo_ovn_metadata import converge, paths, procs, secrets, yamlio
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 from tripleo_ovn_metadata.progress import step
 
@@ -94,6 +94,7 @@ class Options:
     hostname: str = field(default_factory=socket.gethostname)
     ovn_dbs_vip: str | list[str] = "127.0.0.1"
     prepare_only: bool = False  # render, generate config, write the vars file; no playbook
+    force: bool = False  # run Puppet and the playbook even when their inputs are unchanged
 
 
 @dataclass
@@ -213,6 +214,28 @@ def _node_root() -> Path:
     return artifact.install(built.path, node)
 
 
+def _puppet_inputs(role_data: Mapping[str, Any], hostname: str, vip: str | list[str]) -> str:
+    """Digest of what the config step reads: role_data's Puppet parts, the extra hiera,
+    our module's files and the config image's id."""
+    from tripleo_ovn_metadata import artifact
+
+    puppet_config = role_data.get("puppet_config") or {}
+    return converge.digest(
+        puppet_config, role_data.get("config_settings"), hostname, vip,
+        converge.tree_digest(paths.bundle_root() / artifact.MODULE),
+        converge.image_id(puppet_config.get("config_image")),
+    )
+
+
+def _config_unchanged(record: Mapping[str, Any], inputs: str) -> bool:
+    """True when the last config ran with ``inputs`` and its output is as it left it."""
+    from tripleo_ovn_metadata import config
+
+    output = config.DEFAULT_OUTPUT
+    return (record.get("puppet_inputs") == inputs and output.is_dir()
+            and config.config_hash(output) == record.get("config_hash"))
+
+
 def _generate_config(role_data: Mapping[str, Any], hostname: str, vip: str | list[str]) -> str:
     from tripleo_ovn_metadata import config  # the Puppet area
 
@@ -290,6 +313,17 @@ def run_playbook(name: str, inventory: Path, vars_file: Path, secrets_: Sequence
                                      secrets_))
 
 
+def _playbook_inputs(vars_file: Path, inventory: Path) -> str:
+    """Digest of what deploy.yaml reads: its vars (with host_prep), inventory and roles."""
+    root = paths.bundle_root()
+    host_prep = deploy_dir() / "host_prep_tasks.yaml"
+    return converge.digest(
+        vars_file.read_text(encoding="utf-8"), host_prep.read_text(encoding="utf-8"),
+        inventory.read_text(encoding="utf-8"),
+        converge.tree_digest(root / PLAYBOOKS), converge.tree_digest(root / ROLES),
+    )
+
+
 def container_names(role_data: Mapping[str, Any]) -> list[str]:
     """Every container of every step, in start order."""
     names: list[tuple[str, int, str]] = []
@@ -328,7 +362,14 @@ def deploy(options: Options) -> Result:
         env_files.append(options.fixture / "environment.yaml")
     parameters = {"NeutronMetadataProxySharedSecret": secret, **images}
     role_data = _render(env_files, parameters)
-    config_hash = _generate_config(role_data, options.hostname, options.ovn_dbs_vip)
+    puppet_inputs = _puppet_inputs(role_data, options.hostname, options.ovn_dbs_vip)
+    if not options.force and _config_unchanged(record, puppet_inputs):
+        with step("generate config (Puppet)") as current:
+            current.detail = "inputs and output unchanged, skipped"
+        config_hash = record["config_hash"]
+    else:
+        config_hash = _generate_config(role_data, options.hostname, options.ovn_dbs_vip)
+        record.update(puppet_inputs=puppet_inputs, config_hash=config_hash)
     vars_file = write_vars(role_data, config_hash)
     if options.prepare_only:
         _save_record(record)  # destroy removes what the config step created
@@ -338,10 +379,19 @@ def deploy(options: Options) -> Result:
     before = container_ids(names)
     record.update(containers=names, vars_file=str(vars_file), inventory=str(inventory))
     _save_record(record)
-    with step("ansible-playbook deploy.yaml (host prep, kolla config, containers)"):
-        run_playbook("deploy.yaml", inventory, vars_file, [secret])
+    playbook_inputs = _playbook_inputs(vars_file, inventory)
+    one_shots = [name for containers in (role_data.get("docker_config") or {}).values()
+                 for name, spec in containers.items() if spec.get("detach") is False]
+    with step("ansible-playbook deploy.yaml (host prep, kolla config, containers)") as current:
+        if (not options.force and record.get("playbook_inputs") == playbook_inputs
+                and converge.containers_as_recorded(record.get("container_ids", {}), one_shots)):
+            current.detail = "inputs unchanged, containers as recorded, skipped"
+        else:
+            record.pop("playbook_inputs", None)
+            _save_record(record)
+            run_playbook("deploy.yaml", inventory, vars_file, [secret])
     after = container_ids(names)
-    record["container_ids"] = after
+    record.update(container_ids=after, playbook_inputs=playbook_inputs)
     _save_record(record)
     changes = {}
     for name in names:

@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="render, generate the config and write the playbook's vars file; run no playbook "
         "(a multi-node run then calls ansible/playbooks/deploy.yaml itself)",
     )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="run Puppet and the deploy playbook even when their inputs are unchanged "
+        "(by default each is skipped when its inputs and what it produced are as recorded)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         images=images,
         secret=secrets.read_secret_file(args.secret_file) if args.secret_file else None,
         prepare_only=args.prepare_only,
+        force=args.force,
     )
     vips = [vip.strip() for vip in args.ovn_dbs_vip.split(",") if vip.strip()]
     options.ovn_dbs_vip = vips[0] if len(vips) == 1 else vips
