@@ -34,6 +34,8 @@ LABEL = "org.openstack.tripleo-ovn-metadata.patch"
 RPM_INSTALLERS = ("dnf", "microdnf")
 #: Run in the image: copies the unpacked RPM tree into it (staged as tool/rpm_unpack.py).
 UNPACKER = Path(__file__).with_name("data") / "rpm_unpack.py"
+#: Run in the image: the PBR_VERSION of a git checkout (staged as tool/pbr_version.py).
+PBR_VERSION_TOOL = Path(__file__).with_name("data") / "pbr_version.py"
 #: The CLI flag that unpacks RPMs without dependency checks, named in the refusal.
 UNPACK_FLAG = "--rpm-unpack-without-deps"
 
@@ -68,8 +70,9 @@ class Inputs:
                 raise InputError(path, "not a Python source tree (no pyproject.toml or setup.py)")
 
     def digest(self) -> str:
-        """Content hash of the inputs (file names and bytes; source trees without VCS data)
-        and of how the RPMs go in, so an unpacked RPM never shares a tag with an installed one."""
+        """Content hash of the inputs (file names and bytes; source trees without VCS data
+        but with their git version label) and of how the RPMs go in, so an unpacked RPM
+        never shares a tag with an installed one."""
         total = hashlib.sha256()
         for kind, paths in ((self.rpm_kind, self.rpms), ("deb", self.debs),
                             ("wheel", self.wheels)):
@@ -78,6 +81,7 @@ class Inputs:
                 total.update(hashlib.sha256(path.read_bytes()).digest())
         for path in self.sources:
             total.update(f"source\0{path.name}\0{kolla_recipe.tree_hash(path)}".encode())
+            total.update(f"\0{git_version_label(path)}".encode())  # what PBR_VERSION says
         return total.hexdigest()[:12]
 
     @property
@@ -105,13 +109,39 @@ def _stage(inputs: Inputs, into: Path) -> None:
             (into / kind).mkdir(exist_ok=True)
             shutil.copy2(path, into / kind / path.name)
     for index, path in enumerate(inputs.sources):
-        shutil.copytree(path, into / "source" / f"{index:02d}-{path.name}", symlinks=True,
-                        ignore=shutil.ignore_patterns(".tox", "__pycache__", "*.pyc", "build"))
+        staged = into / "source" / f"{index:02d}-{path.name}"
+        shutil.copytree(path, staged, symlinks=True, ignore=shutil.ignore_patterns(
+            ".git", ".tox", "__pycache__", "*.pyc", "build"))
+        label = git_version_label(path)
+        if label and not (path / "PKG-INFO").is_file():
+            (into / "pbr-version").mkdir(exist_ok=True)
+            (into / "pbr-version" / staged.name).write_text(label + "\n", encoding="utf-8")
+            (into / "tool").mkdir(exist_ok=True)
+            shutil.copy2(PBR_VERSION_TOOL, into / "tool" / PBR_VERSION_TOOL.name)
     if inputs.rpm_unpack:
-        (into / "tool").mkdir()
+        (into / "tool").mkdir(exist_ok=True)
         shutil.copy2(UNPACKER, into / "tool" / UNPACKER.name)
         for path in inputs.rpms:
             _unpack_rpm(path, into / "rpm-unpack")
+
+
+def git_version_label(tree: Path) -> str:
+    """``dev<N>`` for a git checkout, N its commit count (plus 1 when dirty); "" otherwise.
+
+    pbr versions a tree from its git history, and the image has no git: for a developer's
+    checkout (no PKG-INFO) the patch sets ``PBR_VERSION`` to the image's version with the
+    patch number bumped and this dev suffix (``21.0.0`` -> ``21.0.1.dev3``), the form pbr
+    itself gives a tree past a tag and its SemanticVersion parses (a ``+g<sha>`` local
+    label makes ``neutron --version`` raise), so ``--version`` shows the patched code.
+    """
+    if not (tree / ".git").exists():
+        return ""
+    git = ["git", "-c", f"safe.directory={tree.resolve()}", "-C", str(tree)]
+    count = run([*git, "rev-list", "--count", "HEAD"], check=False)
+    if count.returncode != 0 or not count.stdout.strip().isdigit():
+        raise InputError(tree, f"git rev-list HEAD failed: {count.stderr.strip()[-200:]}")
+    dirty = run([*git, "status", "--porcelain", "--untracked-files=no"], check=False)
+    return f"dev{int(count.stdout) + (1 if dirty.stdout.strip() else 0)}"
 
 
 def _unpack_rpm(rpm: Path, into: Path) -> None:
@@ -206,8 +236,15 @@ if [ -d $m/source ]; then
     work=$(mktemp -d)
     for tree in $m/source/*; do
         cp -a "$tree" "$work/"
+        label=$m/pbr-version/$(basename "$tree")
+        if [ -f "$label" ]; then
+            # A git checkout: pbr needs git or PBR_VERSION (git_version_label).
+            PBR_VERSION=$(python3 $m/tool/pbr_version.py "$tree" "$(cat "$label")")
+            export PBR_VERSION
+        fi
         step "pip install $(basename "$tree" | cut -d- -f2-)" \\
             $pip --root-user-action=ignore --no-build-isolation "$work/$(basename "$tree")"
+        unset PBR_VERSION
     done
     rm -rf "$work"
 fi
