@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from packages import build_el9_hotfix_rpm
 
 from tripleo_ovn_metadata import config, deploy, paths, secrets
 
@@ -166,3 +167,119 @@ def test_verify_without_deploy_is_one_line() -> None:
         "tripleo-ovn-metadata verify: error: nothing is deployed (run tripleo-ovn-metadata "
         "deploy first)"
     ]
+
+
+# --- the dev loop: an unreleased change is what the deployed agent runs ---------------
+
+AGENT_LOG = Path("/var/log/containers/neutron/ovn-metadata-agent.log")
+AGENT_PY = "neutron/agent/ovn/metadata/agent.py"
+GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.invalid"]
+
+
+def developer_checkout(tmp: Path) -> Path:
+    """neutron 21.0.0 as a developer's git tree: the sdist's files, no PKG-INFO, one commit."""
+    sdist = paths.cache_dir() / "sdists" / "neutron-21.0.0.tar.gz"
+    if not sdist.exists():
+        subprocess.run([str(paths.venv_bin("pip")), "download", "-q", "--no-deps",
+                        "--no-binary", ":all:", "-d", str(sdist.parent), "neutron==21.0.0"],
+                       check=True, capture_output=True)
+    subprocess.run(["tar", "--no-same-owner", "-C", str(tmp), "-xzf", str(sdist)], check=True)
+    tree = tmp / "neutron-21.0.0"
+    (tree / "PKG-INFO").unlink()
+    for info in tree.glob("*.egg-info"):
+        subprocess.run(["rm", "-rf", str(info)], check=True)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "neutron 21.0.0"]):
+        subprocess.run([*GIT, "-C", str(tree), *args], check=True, capture_output=True)
+    return tree
+
+
+def add_marker(tree: Path, marker: str) -> None:
+    """The visible change: the agent logs ``marker`` when it starts; committed."""
+    path = tree / AGENT_PY
+    anchor = "        self.ovs_idl = ovsdb.MetadataAgentOvsIdl().start()\n"
+    text = path.read_text()
+    assert text.count(anchor) == 1
+    path.write_text(text.replace(anchor, f"{anchor}        LOG.info('dev-loop marker %s', "
+                                         f"{marker!r})\n"))
+    subprocess.run([*GIT, "-C", str(tree), "commit", "-qam", "log a marker"], check=True)
+
+
+def log_size() -> int:
+    """The agent log's size now (0 before the agent first wrote it)."""
+    return AGENT_LOG.stat().st_size if AGENT_LOG.exists() else 0
+
+
+def log_since(offset: int) -> str:
+    """The agent's log file from byte ``offset`` on."""
+    with AGENT_LOG.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
+
+
+def test_dev_loop_runs_the_changed_code_then_the_reverted(
+        built_images: dict[str, str], tmp_path: Path, made: list[str]) -> None:
+    assert not deploy.read_record(), "something is deployed already; run destroy first"
+    marker = f"m-{os.getpid()}-{tmp_path.name}"
+    tree = developer_checkout(tmp_path)
+    add_marker(tree, marker)
+    try:
+        first = tool("deploy")
+        assert first.returncode == 0, first.stderr[-2000:]
+        offset = log_size()
+        changed = tool("dev-loop", "--source", str(tree))
+        assert changed.returncode == 0, changed.stdout + changed.stderr[-2000:]
+        made.append(re.search(r"^agent image: (\S+)$", changed.stdout, re.M)[1])
+        assert re.search(r"^redeploy .*ovn_metadata_agent recreated", changed.stdout, re.M)
+        assert re.search(r"^first 200 in a VM +\d+\.\d s", changed.stdout, re.M)
+        # pbr versions the checkout without git in the image: 2 commits past 21.0.0.
+        assert "running agent: neutron-ovn-metadata-agent 21.0.1.dev2" in changed.stdout
+        assert f"dev-loop marker {marker}" in log_since(offset)
+
+        subprocess.run([*GIT, "-C", str(tree), "revert", "--no-edit", "HEAD"], check=True,
+                       capture_output=True)
+        offset = log_size()
+        reverted = tool("dev-loop", "--source", str(tree))
+        assert reverted.returncode == 0, reverted.stdout + reverted.stderr[-2000:]
+        made.append(re.search(r"^agent image: (\S+)$", reverted.stdout, re.M)[1])
+        assert "running agent: neutron-ovn-metadata-agent 21.0.1.dev3" in reverted.stdout
+        since = log_since(offset)
+        assert " INFO " in since, since  # the reverted agent started and logged
+        assert "dev-loop marker" not in since
+
+        # The same change as a wheel built from the tree.
+        add_marker(tree, marker + "-wheel")
+        wheels = tmp_path / "wheels"
+        subprocess.run([str(paths.venv_bin("pip")), "wheel", "-q", "--no-deps",
+                        "-w", str(wheels), str(tree)], check=True,
+                       capture_output=True, env={**os.environ, "PBR_VERSION": "21.0.1.dev9"})
+        (wheel,) = wheels.glob("neutron-*.whl")
+        offset = log_size()
+        wheeled = tool("dev-loop", "--wheel", str(wheel))
+        assert wheeled.returncode == 0, wheeled.stdout + wheeled.stderr[-2000:]
+        made.append(re.search(r"^agent image: (\S+)$", wheeled.stdout, re.M)[1])
+        assert "running agent: neutron-ovn-metadata-agent 21.0.1.dev9" in wheeled.stdout
+        assert f"dev-loop marker {marker}-wheel" in log_since(offset)
+
+        # And as an EL9 RPM (a real spec, rpmbuild): unpacked where the image's python reads.
+        add_marker(tree, marker + "-rpm")
+        rpm = build_el9_hotfix_rpm(tmp_path / "rpm", (tree / AGENT_PY).read_text())
+        offset = log_size()
+        refused = tool("dev-loop", "--rpm", str(rpm))
+        assert refused.returncode == 1 and "--rpm-unpack-without-deps" in refused.stderr
+        unpacked = tool("dev-loop", "--rpm", str(rpm), "--rpm-unpack-without-deps")
+        assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr[-2000:]
+        made.append(re.search(r"^agent image: (\S+)$", unpacked.stdout, re.M)[1])
+        assert f"dev-loop marker {marker}-rpm" in log_since(offset)
+
+        # --sync: only the changed files over the installed package, no build.
+        add_marker(tree, marker + "-sync")
+        offset = log_size()
+        synced = tool("dev-loop", "--source", str(tree), "--sync")
+        assert synced.returncode == 0, synced.stdout + synced.stderr[-2000:]
+        made.append(re.search(r"^agent image: (\S+)$", synced.stdout, re.M)[1])
+        assert "running agent: neutron-ovn-metadata-agent 21.0.0" in synced.stdout
+        assert f"dev-loop marker {marker}-sync" in log_since(offset)
+    finally:
+        gone = tool("destroy")
+    assert gone.returncode == 0, gone.stderr[-2000:]
+    assert not deploy.read_record()

@@ -36,6 +36,8 @@ RPM_INSTALLERS = ("dnf", "microdnf")
 UNPACKER = Path(__file__).with_name("data") / "rpm_unpack.py"
 #: Run in the image: the PBR_VERSION of a git checkout (staged as tool/pbr_version.py).
 PBR_VERSION_TOOL = Path(__file__).with_name("data") / "pbr_version.py"
+#: Run in the image: copies a tree's changed package files (staged as tool/sync_tree.py).
+SYNC_TOOL = Path(__file__).with_name("data") / "sync_tree.py"
 #: The CLI flag that unpacks RPMs without dependency checks, named in the refusal.
 UNPACK_FLAG = "--rpm-unpack-without-deps"
 
@@ -50,6 +52,8 @@ class Inputs:
     sources: Sequence[Path] = ()
     #: Unpack the RPMs' files (no dependency checks, no scriptlets) instead of dnf/microdnf.
     rpm_unpack: bool = False
+    #: Copy the source trees' changed package files over the installed ones (no pip build).
+    sync: bool = False
 
     def check(self) -> None:
         """Raise InputError naming the first file that is missing or of the wrong kind."""
@@ -57,6 +61,8 @@ class Inputs:
             raise BundleError("nothing to patch: give --rpm, --deb, --wheel or --source")
         if self.rpm_unpack and not self.rpms:
             raise BundleError(f"{UNPACK_FLAG} applies to --rpm")
+        if self.sync and not self.sources:
+            raise BundleError("--sync applies to --source")
         for paths, suffix in ((self.rpms, ".rpm"), (self.debs, ".deb"), (self.wheels, ".whl")):
             for path in paths:
                 if not path.is_file():
@@ -73,14 +79,15 @@ class Inputs:
         """Content hash of the inputs (file names and bytes; source trees without VCS data
         but with their git version label) and of how the RPMs go in, so an unpacked RPM
         never shares a tag with an installed one."""
-        total = hashlib.sha256()
+        total = hashlib.sha256(_install_code().encode())  # a fixed install, a new tag
         for kind, paths in ((self.rpm_kind, self.rpms), ("deb", self.debs),
                             ("wheel", self.wheels)):
             for path in sorted(paths, key=lambda p: p.name):
                 total.update(f"{kind}\0{path.name}\0".encode())
                 total.update(hashlib.sha256(path.read_bytes()).digest())
         for path in self.sources:
-            total.update(f"source\0{path.name}\0{kolla_recipe.tree_hash(path)}".encode())
+            kind = "sync" if self.sync else "source"
+            total.update(f"{kind}\0{path.name}\0{kolla_recipe.tree_hash(path)}".encode())
             total.update(f"\0{git_version_label(path)}".encode())  # what PBR_VERSION says
         return total.hexdigest()[:12]
 
@@ -109,15 +116,19 @@ def _stage(inputs: Inputs, into: Path) -> None:
             (into / kind).mkdir(exist_ok=True)
             shutil.copy2(path, into / kind / path.name)
     for index, path in enumerate(inputs.sources):
-        staged = into / "source" / f"{index:02d}-{path.name}"
+        staged = into / ("sync" if inputs.sync else "source") / f"{index:02d}-{path.name}"
         shutil.copytree(path, staged, symlinks=True, ignore=shutil.ignore_patterns(
             ".git", ".tox", "__pycache__", "*.pyc", "build"))
-        label = git_version_label(path)
+        label = "" if inputs.sync else git_version_label(path)
         if label and not (path / "PKG-INFO").is_file():
             (into / "pbr-version").mkdir(exist_ok=True)
             (into / "pbr-version" / staged.name).write_text(label + "\n", encoding="utf-8")
             (into / "tool").mkdir(exist_ok=True)
             shutil.copy2(PBR_VERSION_TOOL, into / "tool" / PBR_VERSION_TOOL.name)
+    if inputs.sync:
+        (into / "tool").mkdir(exist_ok=True)
+        for tool in (SYNC_TOOL, UNPACKER):
+            shutil.copy2(tool, into / "tool" / tool.name)
     if inputs.rpm_unpack:
         (into / "tool").mkdir(exist_ok=True)
         shutil.copy2(UNPACKER, into / "tool" / UNPACKER.name)
@@ -202,6 +213,13 @@ def _script(installer: str | None = None) -> str:
     return _prelude() + rpm_step(installer) + _PACKAGES
 
 
+def _install_code() -> str:
+    """Everything that decides how the inputs are installed, as text (part of the tag)."""
+    tools = (UNPACKER, PBR_VERSION_TOOL, SYNC_TOOL)
+    return "".join([_prelude(), RPM_INSTALL, _PACKAGES,
+                    *(tool.read_text(encoding="utf-8") for tool in tools)])
+
+
 def _prelude(mount: str = MOUNT) -> str:
     """Shell: ``m`` (where the inputs are) and the fail/need/step helpers."""
     return f"""set -eu
@@ -229,6 +247,7 @@ if [ -d $m/wheel ] || [ -d $m/source ]; then
     python3 -m pip --version >/dev/null 2>&1 || fail "the image has no pip"
 fi
 pip="python3 -m pip install --no-deps --no-index --no-cache-dir --break-system-packages"
+scripts_before=$(ls /usr/local/bin 2>/dev/null || true)
 if [ -d $m/wheel ]; then
     step "pip install (wheels)" $pip --root-user-action=ignore $m/wheel/*.whl
 fi
@@ -247,6 +266,21 @@ if [ -d $m/source ]; then
         unset PBR_VERSION
     done
     rm -rf "$work"
+fi
+# pip's console scripts land in /usr/local/bin, ahead of the image's /usr/bin in sudo's
+# secure_path: `sudo neutron-rootwrap` would then run one the sudoers rules do not allow.
+# The /usr/bin twin imports the patched package anyway (/usr/local's dist-packages first).
+for script in /usr/local/bin/*; do
+    name=$(basename "$script")
+    if [ -e "/usr/bin/$name" ] && ! printf '%s\n' "$scripts_before" | grep -qxF "$name"; then
+        rm -f "$script"
+    fi
+done
+if [ -d $m/sync ]; then
+    need python3 --sync
+    for tree in $m/sync/*; do
+        step "sync $(basename "$tree" | cut -d- -f2-)" python3 $m/tool/sync_tree.py "$tree"
+    done
 fi
 rm -rf /root/.cache /var/cache/apt/archives/*.deb
 """

@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "overcloud",
     "rehearse",
     "deploy",
+    "dev-loop",
     "verify",
     "destroy",
 )

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     patcher.add_argument("--wheel", nargs="+", type=Path, default=[], metavar="FILE")
     patcher.add_argument("--source", nargs="+", type=Path, default=[], metavar="DIR",
                          help="Python source tree(s), e.g. a neutron checkout")
+    patcher.add_argument("--sync", action="store_true",
+                         help="with --source: copy only the tree's changed package files over "
+                         "the installed package (no pip build; metadata and version stay)")
     patcher.add_argument("--from", dest="base", metavar="REF",
                          help="image to patch (default: the current agent image)")
     patcher.add_argument("--config-image", action="store_true",
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         refs = {param: pushed.ref for param, pushed in result.items()}
     else:
         inputs = patch.Inputs(rpms=args.rpm, debs=args.deb, wheels=args.wheel,
-                              sources=args.source, rpm_unpack=args.rpm_unpack)
+                              sources=args.source, rpm_unpack=args.rpm_unpack,
+                              sync=args.sync)
         result = patch.patch(inputs, base=args.base, config_image=args.config_image,
                              address=args.registry)
         _show("ContainerOvnMetadataImage", result.pushed)

@@ -1,0 +1,38 @@
+"""Packages the tests build the way their ecosystems do (rpmbuild with a real spec)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tripleo_ovn_metadata.procs import run
+
+
+def build_el9_hotfix_rpm(tmp: Path, agent_py: str) -> Path:
+    """An RPM as EL9 packages neutron (rpmbuild, a real spec): ``agent_py`` as the OVN
+    metadata agent and a new module, both under /usr/lib/python3.9/site-packages."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "agent.py").write_text(agent_py)
+    (tmp / "tom_rpm_hotfix.py").write_text('MARKER = "new module"\n')
+    spec = tmp / "python3-neutron-tom-hotfix.spec"
+    spec.write_text("""%global python3_sitelib /usr/lib/python3.9/site-packages
+Name: python3-neutron-tom-hotfix
+Version: 21.0.0
+Release: 1
+Summary: neutron's OVN metadata agent with an unreleased change
+License: ASL 2.0
+BuildArch: noarch
+Source0: agent.py
+Source1: tom_rpm_hotfix.py
+Requires: python3-neutron = 1:21.0.0
+%description
+The OVN metadata agent of neutron 21.0.0 with a hotfix, for image patch tests.
+%install
+install -D -m 0644 %{SOURCE0} %{buildroot}%{python3_sitelib}/neutron/agent/ovn/metadata/agent.py
+install -D -m 0644 %{SOURCE1} %{buildroot}%{python3_sitelib}/tom_rpm_hotfix.py
+%files
+%{python3_sitelib}/neutron/agent/ovn/metadata/agent.py
+%{python3_sitelib}/tom_rpm_hotfix.py
+""")
+    run(["rpmbuild", "-bb", "--define", f"_topdir {tmp / 'rpmbuild'}",
+         "--define", f"_sourcedir {tmp}", str(spec)])
+    return tmp / "rpmbuild/RPMS/noarch/python3-neutron-tom-hotfix-21.0.0-1.noarch.rpm"
