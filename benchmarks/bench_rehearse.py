@@ -25,7 +25,9 @@ def _run(*args: str) -> tuple[float, str]:
     started = time.monotonic()
     proc = subprocess.run([str(TOOL), *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+        failed = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
+        why = "\n".join(failed) or (proc.stderr or proc.stdout).strip()[-500:]
+        sys.exit(f"{' '.join(args)} failed:\n{why}")
     return time.monotonic() - started, proc.stdout + proc.stderr
 
 
