@@ -36,3 +36,21 @@ install -D -m 0644 %{SOURCE1} %{buildroot}%{python3_sitelib}/tom_rpm_hotfix.py
     run(["rpmbuild", "-bb", "--define", f"_topdir {tmp / 'rpmbuild'}",
          "--define", f"_sourcedir {tmp}", str(spec)])
     return tmp / "rpmbuild/RPMS/noarch/python3-neutron-tom-hotfix-21.0.0-1.noarch.rpm"
+
+
+def build_deb_hotfix(tmp: Path, agent_py: str) -> Path:
+    """A .deb (dpkg-deb) replacing the OVN metadata agent's module of Debian's
+    python3-neutron the Debian way: ``Replaces: python3-neutron`` lets it own the file."""
+    root = tmp / "root"
+    target = root / "usr/lib/python3/dist-packages/neutron/agent/ovn/metadata/agent.py"
+    target.parent.mkdir(parents=True)
+    target.write_text(agent_py)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN/control").write_text(
+        "Package: python3-neutron-tom-hotfix\nVersion: 2:21.0.0-0tom1\nArchitecture: all\n"
+        "Depends: python3-neutron\nReplaces: python3-neutron\n"
+        "Maintainer: tripleo-ovn-metadata <dev@example.invalid>\n"
+        "Description: neutron's OVN metadata agent with an unreleased change\n")
+    out = tmp / "python3-neutron-tom-hotfix_21.0.0-0tom1_all.deb"
+    run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(out)])
+    return out

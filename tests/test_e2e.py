@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from packages import build_el9_hotfix_rpm
+from packages import build_deb_hotfix, build_el9_hotfix_rpm
 
 from tripleo_ovn_metadata import config, deploy, paths, secrets
 
@@ -270,6 +270,15 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", unpacked.stdout, re.M)[1])
         assert f"dev-loop marker {marker}-rpm" in log_since(offset)
+
+        # And as a .deb that replaces the agent's file of Debian's python3-neutron.
+        add_marker(tree, marker + "-deb")
+        deb = build_deb_hotfix(tmp_path / "deb", (tree / AGENT_PY).read_text())
+        offset = log_size()
+        debbed = tool("dev-loop", "--deb", str(deb))
+        assert debbed.returncode == 0, debbed.stdout + debbed.stderr[-2000:]
+        made.append(re.search(r"^agent image: (\S+)$", debbed.stdout, re.M)[1])
+        assert f"dev-loop marker {marker}-deb" in log_since(offset)
 
         # --sync: only the changed files over the installed package, no build.
         add_marker(tree, marker + "-sync")

@@ -158,8 +158,10 @@ def _unit_order(node: nodes.Node) -> list[str]:
 class Faults:
     """The three fault checks across the computes, as PASS/FAIL rows."""
 
-    def __init__(self, nodeset: nodes.NodeSet, secret: Path, timeout: float = 90) -> None:
+    def __init__(self, nodeset: nodes.NodeSet, secret: Path, timeout: float = 90,
+                 on_fail: verify.OnFail | None = None) -> None:
         self.nodeset = nodeset
+        self.on_fail = on_fail
         self.computes = nodeset.by_role("Compute")
         self.targets = {n.hostname: compute_target(nodeset, n, secret) for n in self.computes}
         self.runner = verify.Runner()
@@ -188,6 +190,12 @@ class Faults:
                           "metadata back", self.compute_restart)
         return self.runner.checks
 
+    def _failed(self, node: nodes.Node, name: str, detail: str) -> None:
+        """Hand the affected compute to ``on_fail`` while the fault's VMs still exist."""
+        if self.on_fail is not None:
+            row = verify.Check(name, "FAIL", 0.0, detail)
+            self.on_fail(self.targets[node.hostname], [*self.runner.checks, row])
+
     def leader_kill(self) -> tuple[bool, str]:
         with contextlib.ExitStack() as stack:
             vms = self._vm_per_compute(stack)
@@ -202,6 +210,9 @@ class Faults:
             recovery = time.monotonic() - started
             self.figures["leader_kill_recovery_s"] = recovery
             new_leader = _elapsed(lambda: _has_leader(self.nodeset), 60)
+            for node in self.computes:
+                if node.hostname in late:
+                    self._failed(node, "SB raft leader killed", "no metadata within 30 s")
         return not late, (f"killed the SB leader on {leader.hostname}; all computes served "
                           f"within {recovery:.1f} s" if not late else
                           f"no metadata within 30 s on {', '.join(late)}") + (
@@ -243,15 +254,19 @@ class Faults:
                 steady = _restart_count(node) == restarts
                 served = [n.hostname for n in others
                           if _elapsed(lambda n=n: _serves(vms[n.hostname],
-                                                          self.targets[n.hostname]), 15)
+                                                          self.targets[n.hostname]), 30)
                           is not None]
             finally:
                 nodes.node_exec(node, "systemctl", "start", "tripleo_ovn_controller.service")
             back = _elapsed(lambda: _serves(vms[node.hostname], target), self.timeout)
-        ok = agent_up and steady and len(served) == len(others) and back is not None
-        return ok, (f"{node.hostname}: agent running {agent_up}, not restarted {steady}; "
-                    f"others serving {len(served)}/{len(others)}; metadata back after "
-                    f"start: {back is not None}")
+            ok = agent_up and steady and len(served) == len(others) and back is not None
+            detail = (f"{node.hostname}: agent running {agent_up}, not restarted {steady}; "
+                      f"others serving {len(served)}/{len(others)}; metadata back after "
+                      f"start: {back is not None}")
+            if not ok:
+                for failed in [node, *(n for n in others if n.hostname not in served)]:
+                    self._failed(failed, "ovn_controller stopped", detail)
+        return ok, detail
 
 
 def _has_leader(nodeset: nodes.NodeSet) -> bool:
@@ -267,8 +282,10 @@ def _restart_count(node: nodes.Node) -> str:
                            "ovn_metadata_agent", check=False).strip()
 
 
-def run_faults(timeout: float = 90) -> tuple[list[verify.Check], dict[str, float]]:
-    """The fault rows on the current node set, and the figures they measured."""
+def run_faults(timeout: float = 90, on_fail: verify.OnFail | None = None
+               ) -> tuple[list[verify.Check], dict[str, float]]:
+    """The fault rows on the current node set, and the figures they measured
+    (``on_fail`` gets each compute a failed fault affected, as in run_checks)."""
     nodeset = nodes.require()
-    faults = Faults(nodeset, overcloud.workdir().secret, timeout)
+    faults = Faults(nodeset, overcloud.workdir().secret, timeout, on_fail)
     return faults.run(), faults.figures

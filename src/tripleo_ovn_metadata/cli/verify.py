@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         kept = diagnostics.Kept([rehearsal.stack_secret()])
         checks = rehearsal.verify_computes(args.timeout, kept)
         if args.faults:
-            rows, figures = rehearsal.run_faults(args.timeout)
+            rows, figures = rehearsal.run_faults(args.timeout, kept)
             checks += rows
             for name, value in figures.items():
                 print(f"{name}: {value:.1f}")
