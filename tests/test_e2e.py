@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import deploy, paths, secrets
+from tripleo_ovn_metadata import deploy, paths, secrets, verify
 
 REPO = Path(__file__).resolve().parent.parent
 TOOL = REPO / ".venv" / "bin" / "tripleo-ovn-metadata"
@@ -45,12 +45,17 @@ def machine() -> dict[str, object]:
         ["podman", "ps", "-a", "--filter", "label=managed_by=tripleo_ovn_metadata",
          "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
     )
+    sidecars = subprocess.run(
+        ["podman", "ps", "-a", "--filter", f"name=^{verify.SIDECAR_PREFIX}",
+         "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
+    )
     ours = ("br-int", "ovs-netdev", "tap", "tomvm", "genev")
     return {
         "netns": sorted(n for n in deploy.netns_list() if not n.startswith("netns-")),
         "links": sorted(n for n in os.listdir("/sys/class/net") if n.startswith(ours)),
         "listeners": sorted(ports & set(PORTS)),
         "containers": sorted(ps.stdout.split()),
+        "sidecars": sorted(sidecars.stdout.split()),
         "ovs_rundir": Path("/run/openvswitch").exists(),
         "pidfiles": sorted(str(p) for p in (paths.state_dir() / "cloud").glob("run/*.pid")),
         "shared_dirs": {
@@ -94,6 +99,12 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         outputs.append(checked.stdout + checked.stderr)
         assert checked.returncode == 0, checked.stdout + checked.stderr[-2000:]
         assert "FAIL" not in checked.stdout.replace("0 failed", "")
+        # Sidecars are on by default: one per network, kept across the agent's restart
+        # with no failed request, and stopped with their network.
+        for row in (verify.SIDECAR_CHECK, verify.RESTART_CHECK, verify.REMOVAL_CHECK):
+            assert re.search(rf"^PASS +{re.escape(row)}", checked.stdout, re.MULTILINE), row
+        assert re.search(r"0 of \d+ requests failed, outage 0\.0 s, slowest [\d.]+ s; "
+                         r"sidecar kept, 1 haproxy for the network", checked.stdout), checked.stdout
         last = checked.stdout.strip().splitlines()[-1]
         assert last.startswith("instance-id fetched through the agent: ")
         assert UUID.fullmatch(last.rsplit(" ", 1)[1])
@@ -128,6 +139,7 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         outputs.append(gone.stdout + gone.stderr)
     assert gone.returncode == 0, gone.stderr[-2000:]
     after = machine()
+    assert not after["sidecars"], after["sidecars"]
     assert after == before
     assert not deploy.read_record()
     secret = secrets.secret_file().read_text().strip()
