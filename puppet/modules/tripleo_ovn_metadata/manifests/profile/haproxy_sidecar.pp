@@ -37,12 +37,11 @@
 #   config, pid file and the agent's metadata socket live there).
 #   Defaults to '/var/lib/neutron'
 #
-# [*retries*]
-#   (optional) haproxy's connection retries towards the agent's metadata
-#   socket in the sidecar's copy of the agent's haproxy config (neutron writes
-#   3); haproxy waits about one second between retries, so a request is held
-#   this many seconds while the agent restarts instead of failing.
-#   Defaults to 30
+# [*hold_seconds*]
+#   (optional) How long the sidecar's haproxy holds a request while the agent's
+#   metadata socket refuses connections (the agent restarting) before passing
+#   it on, and failing it; 0 holds nothing.
+#   Defaults to 20
 #
 # [*ulimits*]
 #   (optional) podman --ulimit values for each sidecar; podman then sets no
@@ -63,7 +62,7 @@ class tripleo_ovn_metadata::profile::haproxy_sidecar (
   Stdlib::Absolutepath $wrapper_path       = '/etc/neutron/ovn_metadata_haproxy_wrapper',
   Stdlib::Absolutepath $kill_scripts_path  = '/etc/neutron/kill_scripts',
   Stdlib::Absolutepath $agent_state_path   = '/var/lib/neutron',
-  Integer[1, 300] $retries                 = 30,
+  Integer[0, 300] $hold_seconds            = 20,
   Array[Pattern[/\A[a-z]+=[0-9]+:[0-9]+\z/]] $ulimits = ['nofile=4096:4096', 'nproc=1024:1024'],
   Boolean $debug                           = false,
   Integer $step                            = Integer(lookup('step')),
@@ -76,11 +75,11 @@ class tripleo_ovn_metadata::profile::haproxy_sidecar (
         fail('tripleo_ovn_metadata::profile::haproxy_sidecar::image (ContainerOvnMetadataImage) is needed when enable is true')
       }
       $vars = {
-        'image'      => $image,
-        'state_path' => $agent_state_path,
-        'retries'    => $retries,
-        'ulimits'    => $ulimits,
-        'debug'      => $debug,
+        'image'        => $image,
+        'state_path'   => $agent_state_path,
+        'hold_seconds' => $hold_seconds,
+        'ulimits'      => $ulimits,
+        'debug'        => $debug,
       }
       # NOTE: tagged for the template's puppet_tags: container-puppet adds `file`
       # by itself, this project's config generation applies exactly puppet_tags.

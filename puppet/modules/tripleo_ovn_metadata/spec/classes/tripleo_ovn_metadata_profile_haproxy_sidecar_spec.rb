@@ -23,7 +23,8 @@ describe 'tripleo_ovn_metadata::profile::haproxy_sidecar' do
         expect(wrapper_content).to include('--ulimit nofile=4096:4096 \\')
         expect(wrapper_content).to include('--ulimit nproc=1024:1024 \\')
         expect(wrapper_content).to include('--volume "$STATE_PATH:$STATE_PATH:shared"')
-        expect(wrapper_content).to include('\1' + '30/')
+        expect(wrapper_content).to include('if ok or waited >= 20000 then return end')
+        expect(wrapper_content).to include('print "    http-request lua.tripleo_hold"')
         expect(wrapper_content).not_to include('set -x')
       end
 
@@ -54,12 +55,12 @@ describe 'tripleo_ovn_metadata::profile::haproxy_sidecar' do
       it { is_expected.not_to contain_file('/etc/neutron/kill_scripts') }
     end
 
-    context 'with debug, other retries and ulimits' do
-      let(:params) { { debug: true, retries: 12, ulimits: ['nofile=2048:2048'] } }
+    context 'with debug, another hold time and ulimits' do
+      let(:params) { { debug: true, hold_seconds: 3, ulimits: ['nofile=2048:2048'] } }
 
       it 'traces and uses them' do
         expect(wrapper_content).to include("set -x\n")
-        expect(wrapper_content).to include('\1' + '12/')
+        expect(wrapper_content).to include('if ok or waited >= 3000 then return end')
         expect(wrapper_content).to include('--ulimit nofile=2048:2048 \\')
         expect(wrapper_content).not_to include('nproc=')
       end
