@@ -73,10 +73,17 @@ def test_sidecars_are_adopted_and_removed_by_destroy(clean_machine: dict[str, ob
     assert verify.sidecar_id(vm7) == sidecar, "the restarted agent replaced the sidecar"
     assert verify.sidecar_id(vm8)
     assert verify.haproxy_masters(vm7) == verify.haproxy_masters(vm8) == 1
-    # Nothing haproxy runs inside the agent container itself.
-    top = subprocess.run(["podman", "top", deploy.AGENT, "args"], capture_output=True,
-                         text=True, check=True)
-    assert "haproxy" not in top.stdout, top.stdout
+    # Each network's one haproxy is its sidecar's (a child of the sidecar's init), not
+    # the agent's; the agent has pid=host, so podman top would list the whole host.
+    for vm in (vm7, vm8):
+        init = subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Pid}}", verify.sidecar_name(vm)],
+            capture_output=True, text=True, check=True).stdout.strip()
+        masters = [line.split()[0] for line in subprocess.run(
+            ["ps", "-eww", "-o", "pid=,ppid=,args="], capture_output=True, text=True,
+            check=True).stdout.splitlines()
+            if line.split()[1] == init and "haproxy" in line and vm.net in line]
+        assert len(masters) == 1, (vm.net, init, masters)
     # No Created leftovers either: every labelled container is running.
     states = subprocess.run(
         ["podman", "ps", "-a", "--filter", f"label={verify.SIDECAR_LABEL}",

@@ -407,7 +407,7 @@ def sidecars_enabled(target: Target = HOST) -> bool:
 
 def haproxy_masters(vm: Vm, target: Target = HOST) -> int:
     """haproxy processes serving the VM's network, workers not counted."""
-    rows = [line.split(None, 2) for line in target.run("ps", "-eo", "pid=,ppid=,args=")
+    rows = [line.split(None, 2) for line in target.run("ps", "-eww", "-o", "pid=,ppid=,args=")
             .splitlines() if line.strip()]
     haproxy = {pid for pid, _ppid, args in rows if "haproxy" in args.split()[0]}
     return sum(1 for pid, ppid, args in rows

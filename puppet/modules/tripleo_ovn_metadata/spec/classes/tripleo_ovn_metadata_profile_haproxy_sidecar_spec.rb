@@ -25,6 +25,8 @@ describe 'tripleo_ovn_metadata::profile::haproxy_sidecar' do
         expect(wrapper_content).to include('--volume "$STATE_PATH:$STATE_PATH:shared"')
         expect(wrapper_content).to include('if ok or waited >= 20000 then return end')
         expect(wrapper_content).to include('print "    http-request lua.tripleo_hold"')
+        expect(wrapper_content).to include('print "    retry-on conn-failure empty-response 502"')
+        expect(wrapper_content).to include('print "    server metadata abns@tripleo-hold"')
         expect(wrapper_content).not_to include('set -x')
       end
 
