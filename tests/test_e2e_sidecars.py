@@ -85,11 +85,14 @@ def test_sidecars_are_adopted_and_removed_by_destroy(clean_machine: dict[str, ob
             if line.split()[1] == init and "haproxy" in line and vm.net in line]
         assert len(masters) == 1, (vm.net, init, masters)
     # No Created leftovers either: every labelled container is running.
-    states = subprocess.run(
-        ["podman", "ps", "-a", "--filter", f"label={verify.SIDECAR_LABEL}",
-         "--format", "{{.Names}} {{.State}}"], capture_output=True, text=True, check=True)
-    assert sorted(states.stdout.split("\n")[:-1]) == sorted(
-        f"{verify.sidecar_name(vm)} running" for vm in (vm7, vm8))
+    def sidecars(*status: str) -> list[str]:
+        return sorted(subprocess.run(
+            ["podman", "ps", "-a", "--filter", f"label={verify.SIDECAR_LABEL}", *status,
+             "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
+        ).stdout.split())
+
+    expected = sorted(verify.sidecar_name(vm) for vm in (vm7, vm8))
+    assert sidecars() == sidecars("--filter", "status=running") == expected
     # clean_machine's destroy now runs with both sidecars serving.
 
 
