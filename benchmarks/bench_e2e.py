@@ -1,5 +1,6 @@
 """Benchmark the standalone deploy: deploy (warm images) to the first 200, a no-op redeploy,
-and metadata latency p50/p99 over 500 requests from a VM through the agent.
+metadata latency p50/p99 over 500 requests from a VM through the agent, and the outage a VM
+sees across an agent restart (a request every 100 ms) with the haproxy sidecars on and off.
 
 Run as root on a machine with nothing deployed and the images already in the local
 registry (``tripleo-ovn-metadata image build``), e.g. ``.venv/bin/python
@@ -9,12 +10,13 @@ benchmarks/bench_e2e.py``. It destroys what it deployed at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tripleo_ovn_metadata import deploy, verify
+from tripleo_ovn_metadata import deploy, paths, verify
 
 TOOL = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "tripleo-ovn-metadata"
 
@@ -25,6 +27,27 @@ def _tool(*args: str) -> float:
     if proc.returncode != 0:
         sys.exit(f"bench_e2e: tripleo-ovn-metadata {' '.join(args)} failed: {proc.stderr.strip()}")
     return time.monotonic() - started
+
+
+def _restart_outage() -> verify.Outage:
+    with verify.test_vms(1) as (vm,):
+        status, _body = verify.wait_for(vm, lambda s, b: s == 200, 120)
+        if status != 200:
+            sys.exit(f"bench_e2e: no metadata for the VM (HTTP {status})")
+        return verify.restart_outage(vm)
+
+
+def _outage_sidecars_off() -> verify.Outage:
+    off = paths.state_dir() / "bench-sidecars-off.yaml"
+    fd = os.open(off, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("parameter_defaults:\n  OVNEnableHaproxyDockerWrapper: false\n")
+    try:
+        _tool("deploy", "-e", str(off))
+        return _restart_outage()
+    finally:
+        _tool("destroy")
+        off.unlink(missing_ok=True)
 
 
 def main() -> int:
@@ -44,8 +67,10 @@ def main() -> int:
                 sys.exit(f"bench_e2e: no metadata for the VM (HTTP {status})")
         noop_s = _tool("deploy")
         values = verify.latencies(args.requests)
+        sidecars_on = _restart_outage()
     finally:
         destroy_s = _tool("destroy")
+    sidecars_off = _outage_sidecars_off()
     p50, p99 = verify.percentile(values, 50), verify.percentile(values, 99)
     print(f"deploy (warm images)                 {deploy_s:8.1f} s")
     print(f"deploy start -> first HTTP 200 in VM {first_200:8.1f} s")
@@ -54,6 +79,10 @@ def main() -> int:
     print(f"metadata latency over {len(values)} requests  p50 {p50 * 1000:6.1f} ms"
           f"   p99 {p99 * 1000:6.1f} ms   (p99/p50 {p99 / p50:.1f})")
     print(f"destroy                              {destroy_s:8.1f} s")
+    print("agent restart, a request every 100 ms  (failed = no 200 within 10 s)")
+    for label, outage in (("sidecars on ", sidecars_on), ("sidecars off", sidecars_off)):
+        print(f"  {label}  {outage.failed:4d} of {outage.requests:4d} failed"
+              f"   outage {outage.seconds:5.1f} s")
     return 0
 
 

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 
 SECRET = "cfg-test-Secret-4f1d9a"
 INI = Path("etc/neutron/neutron_ovn_metadata_agent.ini")
+WRAPPER = Path("etc/neutron/ovn_metadata_haproxy_wrapper")
+KILL = Path("etc/neutron/kill_scripts/haproxy-kill")
 CONF = Path("etc/neutron/neutron.conf")
 ENDPOINTS = """\
 parameter_defaults:
@@ -114,6 +116,10 @@ def test_vip_string_writes_the_ini(
     assert ini.get("DEFAULT", "debug") == "False"
     assert not ini.has_option("DEFAULT", "metadata_workers")  # unset: the agent's default
     assert not ini.has_option("ovn", "ovn_sb_certificate")
+    # OVNEnableHaproxyDockerWrapper (default true): the sidecar wrapper and kill script.
+    assert ini.get("AGENT", "kill_scripts_path") == "/etc/neutron/kill_scripts"
+    assert (output / WRAPPER).read_text().startswith("#!/bin/bash\n")
+    assert "podman kill --signal" in (output / KILL).read_text()
     assert _ini(output / CONF).get("DEFAULT", "host") == "c0.example"  # fqdn_canonical
     digest = config.config_hash(output)
     assert f"config hash: {digest}" in out and "changed" in out
@@ -126,10 +132,27 @@ def test_files_are_not_world_readable(tcp_run: tuple[Path, Path, Path]) -> None:
     # output and etc/ stand for / and /etc when kolla merges them (modes preserved)
     assert stat.S_IMODE(output.stat().st_mode) == 0o755
     assert stat.S_IMODE((output / "etc").stat().st_mode) == 0o755
+    scripts = {output / WRAPPER, output / KILL}  # root runs them; nobody else reads them
     for path in (output / "etc/neutron", *(output / "etc/neutron").rglob("*")):
         mode = stat.S_IMODE(path.stat().st_mode)
-        assert mode == (0o750 if path.is_dir() else 0o640), path
+        assert mode == (0o750 if path.is_dir() or path in scripts else 0o640), path
     assert stat.S_IMODE((output.parent / "neutron.md5sum").stat().st_mode) == 0o600
+
+
+def test_sidecars_off_writes_no_wrapper(
+    workdir: Path, node: Path, tcp_run: tuple[Path, Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env, hiera, _ = tcp_run
+    output = workdir / "sidecars-off" / "neutron"
+    rc, _out, err = _config(
+        capsys, node, "-e", env, "-p", f"NeutronMetadataProxySharedSecret={SECRET}",
+        "-p", "OVNEnableHaproxyDockerWrapper=false", "--hieradata", hiera, "--output", output,
+    )  # fmt: skip
+    assert rc == 0, err
+    assert not _ini(output / INI).has_option("AGENT", "kill_scripts_path")
+    assert not (output / WRAPPER).exists()
+    assert not (output / KILL).parent.exists()
 
 
 def test_second_run_changes_nothing(

@@ -12,12 +12,13 @@ import os
 import re
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from packages import build_deb_hotfix, build_el9_hotfix_rpm
 
-from tripleo_ovn_metadata import config, deploy, paths, secrets
+from tripleo_ovn_metadata import config, deploy, paths, secrets, verify
 
 REPO = Path(__file__).resolve().parent.parent
 TOOL = REPO / ".venv" / "bin" / "tripleo-ovn-metadata"
@@ -46,12 +47,17 @@ def machine() -> dict[str, object]:
         ["podman", "ps", "-a", "--filter", "label=managed_by=tripleo_ovn_metadata",
          "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
     )
+    sidecars = subprocess.run(
+        ["podman", "ps", "-a", "--filter", f"name=^{verify.SIDECAR_PREFIX}",
+         "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
+    )
     ours = ("br-int", "ovs-netdev", "tap", "tomvm", "genev")
     return {
         "netns": sorted(n for n in deploy.netns_list() if not n.startswith("netns-")),
         "links": sorted(n for n in os.listdir("/sys/class/net") if n.startswith(ours)),
         "listeners": sorted(ports & set(PORTS)),
         "containers": sorted(ps.stdout.split()),
+        "sidecars": sorted(sidecars.stdout.split()),
         "ovs_rundir": Path("/run/openvswitch").exists(),
         "pidfiles": sorted(str(p) for p in (paths.state_dir() / "cloud").glob("run/*.pid")),
         "shared_dirs": {
@@ -95,6 +101,12 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         outputs.append(checked.stdout + checked.stderr)
         assert checked.returncode == 0, checked.stdout + checked.stderr[-2000:]
         assert "FAIL" not in checked.stdout.replace("0 failed", "")
+        # Sidecars are on by default: one per network, kept across the agent's restart
+        # with no failed request, and stopped with their network.
+        for row in (verify.SIDECAR_CHECK, verify.RESTART_CHECK, verify.REMOVAL_CHECK):
+            assert re.search(rf"^PASS +{re.escape(row)}", checked.stdout, re.MULTILINE), row
+        assert re.search(r"0 of \d+ requests failed, outage 0\.0 s, slowest [\d.]+ s; "
+                         r"sidecar kept, 1 haproxy for the network", checked.stdout), checked.stdout
         last = checked.stdout.strip().splitlines()[-1]
         assert last.startswith("instance-id fetched through the agent: ")
         assert UUID.fullmatch(last.rsplit(" ", 1)[1])
@@ -148,6 +160,7 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         outputs.append(gone.stdout + gone.stderr)
     assert gone.returncode == 0, gone.stderr[-2000:]
     after = machine()
+    assert not after["sidecars"], after["sidecars"]
     assert after == before
     assert not deploy.read_record()
     secret = secrets.secret_file().read_text().strip()
@@ -292,3 +305,101 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         gone = tool("destroy")
     assert gone.returncode == 0, gone.stderr[-2000:]
     assert not deploy.read_record()
+
+
+# --- haproxy sidecars: adoption across agent restarts, a network added while the agent is
+# down, destroy with sidecars serving, and OVNEnableHaproxyDockerWrapper false.
+# (In this file: every host deploy runs on one pytest worker, one after another.)
+VM7, VM8 = 7, 8
+
+
+@pytest.fixture
+def clean_machine(built_images: dict[str, str]) -> Iterator[dict[str, object]]:
+    """The machine before the test; after it, destroy must leave exactly that."""
+    assert os.geteuid() == 0, "the end-to-end test manages containers and namespaces"
+    assert not deploy.read_record(), "something is deployed already; run destroy first"
+    before = machine()
+    yield before
+    gone = tool("destroy")
+    assert gone.returncode == 0, gone.stderr[-2000:]
+    after = machine()
+    assert not after["sidecars"], after["sidecars"]
+    assert after == before
+
+
+def _add_vm(vm: verify.Vm, vms: list[verify.Vm]) -> None:
+    vms.append(vm)
+    verify._save(vms, verify.HOST)  # so destroy removes it even if the test fails
+    verify.add_network(vm)
+    verify.plug(vm)
+
+
+def _served(vm: verify.Vm) -> None:
+    status, body = verify.wait_for(vm, lambda s, b: s == 200, 90)
+    assert (status, body) == (200, vm.instance)
+
+
+def test_sidecars_are_adopted_and_removed_by_destroy(clean_machine: dict[str, object]) -> None:
+    first = tool("deploy")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert verify.sidecars_enabled()
+    vms: list[verify.Vm] = []
+    vm7, vm8 = verify.Vm(VM7), verify.Vm(VM8)
+    _add_vm(vm7, vms)
+    _served(vm7)
+    sidecar = verify.sidecar_id(vm7)
+    assert sidecar, "no sidecar for the network"
+    assert verify.haproxy_masters(vm7) == 1
+
+    # The agent is down: VM 7 is still served by its sidecar, and a network added now
+    # gets its sidecar when the agent is back, next to the adopted one.
+    subprocess.run(["podman", "stop", "-t", "10", deploy.AGENT], check=True,
+                   capture_output=True)
+    assert verify.sidecar_id(vm7) == sidecar
+    _add_vm(vm8, vms)
+    subprocess.run(["podman", "start", deploy.AGENT], check=True, capture_output=True)
+    _served(vm8)
+    _served(vm7)
+    assert verify.sidecar_id(vm7) == sidecar, "the restarted agent replaced the sidecar"
+    assert verify.sidecar_id(vm8)
+    assert verify.haproxy_masters(vm7) == verify.haproxy_masters(vm8) == 1
+    # Each network's one haproxy is its sidecar's (a child of the sidecar's init), not
+    # the agent's; the agent has pid=host, so podman top would list the whole host.
+    for vm in (vm7, vm8):
+        init = subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Pid}}", verify.sidecar_name(vm)],
+            capture_output=True, text=True, check=True).stdout.strip()
+        masters = [line.split()[0] for line in subprocess.run(
+            ["ps", "-eww", "-o", "pid=,ppid=,args="], capture_output=True, text=True,
+            check=True).stdout.splitlines()
+            if line.split()[1] == init and "haproxy" in line and vm.net in line]
+        assert len(masters) == 1, (vm.net, init, masters)
+    # No Created leftovers either: every labelled container is running.
+    def sidecars(*status: str) -> list[str]:
+        return sorted(subprocess.run(
+            ["podman", "ps", "-a", "--filter", f"label={verify.SIDECAR_LABEL}", *status,
+             "--format", "{{.Names}}"], capture_output=True, text=True, check=True,
+        ).stdout.split())
+
+    expected = sorted(verify.sidecar_name(vm) for vm in (vm7, vm8))
+    assert sidecars() == sidecars("--filter", "status=running") == expected
+    # clean_machine's destroy now runs with both sidecars serving.
+
+
+def test_sidecars_off_the_agent_runs_haproxy(clean_machine: dict[str, object]) -> None:
+    off = paths.state_dir() / "sidecars-off.yaml"
+    off.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    off.write_text("parameter_defaults:\n  OVNEnableHaproxyDockerWrapper: false\n")
+    try:
+        first = tool("deploy", "-e", str(off))
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert not verify.sidecars_enabled()
+        checked = tool("verify")
+        assert checked.returncode == 0, checked.stdout + checked.stderr[-2000:]
+        row = re.search(rf"^SKIP +{re.escape(verify.RESTART_CHECK)} .*", checked.stdout,
+                        re.MULTILINE)
+        assert row and verify.SIDECARS_OFF in row[0], checked.stdout
+        assert re.search(r"\d+ of \d+ requests failed.*, outage \d+\.\d s", row[0])
+        assert not machine()["sidecars"]
+    finally:
+        Path(off).unlink(missing_ok=True)

@@ -385,11 +385,15 @@ def _dir_mode(relative: Path) -> int:
 
 
 def _fix_modes(tree: Path) -> None:
-    """Files 0640 (the ini holds the shared secret); directories per _dir_mode."""
+    """Files 0640 (the ini holds the shared secret), scripts Puppet made executable
+    (the haproxy sidecar wrapper and kill script) 0750; directories per _dir_mode."""
     for path in [tree, *tree.rglob("*")]:
         if path.is_symlink():
             continue
-        want = _dir_mode(path.relative_to(tree)) if path.is_dir() else 0o640
+        if path.is_dir():
+            want = _dir_mode(path.relative_to(tree))
+        else:
+            want = 0o750 if path.stat().st_mode & 0o100 else 0o640
         if path.stat().st_mode & 0o7777 != want:
             path.chmod(want)
 

@@ -48,6 +48,8 @@ HOST_PATHS = (
     "/var/lib/tripleo-config",
 )
 AGENT = "ovn_metadata_agent"
+#: The label every haproxy sidecar the agent's wrapper starts carries.
+SIDECAR_LABEL = "tripleo_ovn_metadata_sidecar=haproxy"
 #: Host directories the agent writes into (kolla chowns them) that may exist before the
 #: first deploy (Debian's neutron-common makes /var/lib/neutron): destroy restores their
 #: owners and modes and removes the entries the deploy added.
@@ -144,6 +146,22 @@ def netns_list() -> list[str]:
     """Names of the network namespaces in /run/netns."""
     netns = Path("/run/netns")
     return sorted(p.name for p in netns.iterdir()) if netns.is_dir() else []
+
+
+def sidecar_ids() -> dict[str, str]:
+    """Id -> name of every haproxy sidecar on this host, running or not."""
+    proc = procs.run(["podman", "ps", "--all", "--no-trunc", "--filter",
+                      f"label={SIDECAR_LABEL}", "--format", "{{.ID}} {{.Names}}"], check=False)
+    return dict(line.split(None, 1) for line in proc.stdout.splitlines() if " " in line)
+
+
+def remove_sidecars() -> list[str]:
+    """Remove every haproxy sidecar by id (after the agent, so none is started anew)."""
+    removed = []
+    for cid, name in sidecar_ids().items():
+        procs.run(["podman", "rm", "--force", "--time", "5", cid], check=False)
+        removed.append(f"container {name}")
+    return removed
 
 
 def container_ids(names: Sequence[str]) -> dict[str, str]:
@@ -432,6 +450,8 @@ def destroy(purge_secret: bool = False) -> list[str]:
     for cid in (record.get("container_ids") or {}).values():
         procs.run(["podman", "rm", "-f", "-t", "5", cid], check=False)
     removed.extend(f"container {name}" for name in record.get("containers", []))
+    with step("haproxy sidecars"):
+        removed.extend(remove_sidecars())
     with step("namespaces the agent created"):
         before = set(record.get("netns_before", []))
         for name in netns_list():

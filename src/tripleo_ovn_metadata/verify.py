@@ -37,6 +37,38 @@ BRIDGE = "br-int"
 #: Target name -> the instance id its first VM got in the last run_checks (for the CLI).
 instance_ids: dict[str, str] = {}
 VM1_CHECK = "VM 1 gets its instance-id through the agent"
+#: Each network's haproxy sidecar is this prefix + its namespace's network id.
+SIDECAR_PREFIX = "neutron-haproxy-ovnmeta-"
+SIDECAR_LABEL = "tripleo_ovn_metadata_sidecar=haproxy"
+#: Where the agent's image looks for haproxy first; the template mounts the wrapper there.
+WRAPPER_MOUNT = "/usr/local/bin/haproxy"
+SIDECARS_OFF = "sidecars off (OVNEnableHaproxyDockerWrapper: false)"
+#: The prober a VM runs: a request every ``interval`` s, each in its own thread with its
+#: own timeout, until the stop file exists; prints [[start s, HTTP status or 0, seconds]].
+_PROBER = """
+import json, os, sys, threading, time, urllib.error, urllib.request
+stop, url, interval, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+results, threads, begin = [], [], time.monotonic()
+def one(started):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            code = answer.status
+    except urllib.error.HTTPError as error:
+        code = error.code
+    except Exception:
+        code = 0
+    results.append([round(started - begin, 3), code, round(time.monotonic() - started, 3)])
+tick = begin
+while not os.path.exists(stop) and time.monotonic() - begin < 600:
+    thread = threading.Thread(target=one, args=(time.monotonic(),))
+    thread.start()
+    threads.append(thread)
+    tick += interval
+    time.sleep(max(0.0, tick - time.monotonic()))
+for thread in threads:
+    thread.join()
+print(json.dumps(sorted(results)))
+"""
 
 
 @dataclass
@@ -295,6 +327,93 @@ def wait_for(vm: Vm, want: Callable[[int, str], bool], timeout: float,
     return answer
 
 
+@dataclass
+class Outage:
+    """What a VM saw while requesting metadata at a fixed interval."""
+
+    requests: int
+    failed: int
+    seconds: float  # first failed request's start to the last one's end; 0 when none
+    statuses: dict[int, int] = field(default_factory=dict)  # failed: HTTP status -> count
+    slowest: float = 0.0  # the longest a request took (held while the agent was away)
+
+    def __str__(self) -> str:
+        why = ", ".join(f"{'no answer' if code == 0 else f'HTTP {code}'} x{count}"
+                        for code, count in sorted(self.statuses.items()))
+        return (f"{self.failed} of {self.requests} requests failed"
+                f"{f' ({why})' if why else ''}, outage {self.seconds:.1f} s, "
+                f"slowest {self.slowest:.1f} s")
+
+
+def outage_of(results: Sequence[Sequence[float]]) -> Outage:
+    """The Outage of the prober's [[start, HTTP status or 0, seconds], ...]."""
+    failed = [(start, int(code), took) for start, code, took in results if int(code) != 200]
+    span = (max(s + d for s, _c, d in failed) - min(s for s, _c, _d in failed)) if failed else 0.0
+    statuses: dict[int, int] = {}
+    for _start, code, _took in failed:
+        statuses[code] = statuses.get(code, 0) + 1
+    slowest = max((float(took) for _s, _c, took in results), default=0.0)
+    return Outage(len(results), len(failed), span, statuses, slowest)
+
+
+def probe_during(vm: Vm, action: Callable[[], None], settle: Callable[[], None],
+                 target: Target = HOST, interval: float = 0.1,
+                 timeout: float = 10) -> Outage:
+    """Requests from ``vm`` every ``interval`` s (each failing after ``timeout`` s) from
+    1 s before ``action`` until ``settle`` returns."""
+    stop = f"/tmp/tom-verify-probe-{uuid.uuid4().hex}.stop"
+    cmd = target.cmd("ip", "netns", "exec", vm.netns, "python3", "-c", _PROBER, stop,
+                     METADATA_URL, str(interval), str(timeout))
+    prober = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        action()
+        settle()
+    finally:
+        procs.run(target.cmd("touch", stop), check=False)
+        try:
+            out, err = prober.communicate(timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            prober.kill()
+            out, err = prober.communicate()
+        procs.run(target.cmd("rm", "-f", stop), check=False)
+    try:
+        return outage_of(json.loads(out))
+    except ValueError:
+        raise ToolError(f"the request prober in {vm.netns} failed: {err.strip()[-200:]}") from None
+
+
+def sidecar_name(vm: Vm) -> str:
+    """The haproxy sidecar container of the VM's network."""
+    return SIDECAR_PREFIX + vm.net
+
+
+def sidecar_id(vm: Vm, target: Target = HOST) -> str:
+    """The id of the VM network's running, labelled sidecar ('' when there is none)."""
+    proc = procs.run(target.cmd(
+        "podman", "ps", "--quiet", "--no-trunc", "--filter", f"label={SIDECAR_LABEL}",
+        "--filter", f"name=^{sidecar_name(vm)}$"), check=False)
+    ids = proc.stdout.split()
+    return ids[0] if len(ids) == 1 else ""
+
+
+def sidecars_enabled(target: Target = HOST) -> bool:
+    """Whether the agent container has the haproxy wrapper mounted."""
+    proc = procs.run(target.cmd(
+        "podman", "container", "inspect", "--format",
+        "{{range .Mounts}}{{.Destination}} {{end}}", deploy.AGENT), check=False)
+    return WRAPPER_MOUNT in proc.stdout.split()
+
+
+def haproxy_masters(vm: Vm, target: Target = HOST) -> int:
+    """haproxy processes serving the VM's network, workers not counted."""
+    rows = [line.split(None, 2) for line in target.run("ps", "-eww", "-o", "pid=,ppid=,args=")
+            .splitlines() if line.strip()]
+    haproxy = {pid for pid, _ppid, args in rows if "haproxy" in args.split()[0]}
+    return sum(1 for pid, ppid, args in rows
+               if pid in haproxy and ppid not in haproxy and vm.net in args)
+
+
 def chassis_name(target: Target = HOST) -> str:
     """The target's OVN chassis (the OVS system-id)."""
     return target.vsctl("get", "open_vswitch", ".", "external_ids:system-id").strip().strip('"')
@@ -432,7 +551,7 @@ def run_checks(timeout: float = 90, target: Target | None = None,
         return proc.returncode == 0, f"podman healthcheck run: exit {proc.returncode}"
 
     runner.check("agent container healthcheck", healthcheck)
-    with test_vms(2, target) as (vm1, vm2):
+    with test_vms(3, target) as (vm1, vm2, vm3):
 
         def own_id(vm: Vm) -> tuple[bool, str]:
             status, body = wait_for(vm, lambda s, b: s == 200, timeout, target)
@@ -484,6 +603,7 @@ def run_checks(timeout: float = 90, target: Target | None = None,
             return status == 200 and body == vm1.instance, f"HTTP {status} after restart"
 
         runner.check("agent container restart restores service", restart_agent)
+        sidecar_rows(runner, vm1, vm3, timeout)
 
         if target.restart_controller is None:
             runner.skip("ovn-controller restart: agent re-registers", NO_FIXTURE)
@@ -504,6 +624,78 @@ def run_checks(timeout: float = 90, target: Target | None = None,
 
             runner.check("ovn-controller restart: agent re-registers", restart_controller)
         return failed()
+
+
+RESTART_CHECK = "no failed request across an agent restart (one every 100 ms)"
+SIDECAR_CHECK = "VM 1's network is served by its haproxy sidecar"
+REMOVAL_CHECK = "a deleted network's sidecar is gone within 10 s"
+
+
+def restart_outage(vm: Vm, target: Target = HOST, timeout: float = 90,
+                   settle: float = 5) -> Outage:
+    """Requests every 100 ms across ``podman restart`` of the agent, until it is healthy
+    again plus ``settle`` s (its resync)."""
+
+    def restart() -> None:
+        target.run("podman", "restart", "-t", "10", deploy.AGENT, timeout=120)
+
+    def healthy_again() -> None:
+        _until(lambda: procs.run(target.cmd("podman", "healthcheck", "run", deploy.AGENT),
+                                 check=False, timeout=60).returncode == 0, timeout)
+        wait_for(vm, lambda s, b: s == 200, timeout, target)
+        time.sleep(settle)
+
+    return probe_during(vm, restart, healthy_again, target)
+
+
+def sidecar_rows(runner: Runner, vm1: Vm, vm3: Vm, timeout: float) -> None:
+    """The sidecar rows: VM 1's network has one, an agent restart fails no request and
+    keeps (adopts) it, and deleting VM 3's network stops its sidecar."""
+    target = runner.target
+    if not sidecars_enabled(target):
+        outage = restart_outage(vm1, target, timeout)
+        runner.skip(SIDECAR_CHECK, SIDECARS_OFF)
+        runner.skip(RESTART_CHECK, f"{SIDECARS_OFF}: {outage}")
+        runner.skip(REMOVAL_CHECK, SIDECARS_OFF)
+        return
+    before = {"id": ""}
+
+    def served() -> tuple[bool, str]:
+        before["id"] = sidecar_id(vm1, target)
+        masters = haproxy_masters(vm1, target)
+        return bool(before["id"]) and masters == 1, (
+            f"{sidecar_name(vm1)}: {before['id'][:12] or 'not running'}, "
+            f"{masters} haproxy for the network")
+
+    if not runner.check(SIDECAR_CHECK, served):
+        runner.skip(RESTART_CHECK, "no sidecar to keep serving")
+    else:
+        def no_outage() -> tuple[bool, str]:
+            outage = restart_outage(vm1, target, timeout)
+            after = sidecar_id(vm1, target)
+            masters = haproxy_masters(vm1, target)
+            kept = after == before["id"]
+            return outage.failed == 0 and kept and masters == 1, (
+                f"{outage}; sidecar {'kept' if kept else 'replaced'}, "
+                f"{masters} haproxy for the network")
+
+        runner.check(RESTART_CHECK, no_outage)
+
+    def removed() -> tuple[bool, str]:
+        status, _ = wait_for(vm3, lambda s, b: s == 200, timeout, target)
+        started = sidecar_id(vm3, target)
+        if not started:
+            return False, f"VM 3 got HTTP {status} but its network has no sidecar"
+        subprocess.run(target.vs_cmd("--if-exists", "del-port", BRIDGE, vm3.ifname),
+                       capture_output=True, check=False)
+        target.nbctl("--if-exists", "ls-del", vm3.switch)
+        deleted = time.monotonic()
+        gone = _until(lambda: procs.run(target.cmd(
+            "podman", "container", "exists", started), check=False).returncode != 0, 10)
+        return gone, (f"{sidecar_name(vm3)} gone after {time.monotonic() - deleted:.1f} s"
+                      if gone else f"{sidecar_name(vm3)} still there after 10 s")
+
+    runner.check(REMOVAL_CHECK, removed)
 
 
 def latencies(count: int, timeout: float = 90) -> list[float]:

@@ -8,6 +8,10 @@
 # ovsdb connection, timeouts, probe interval, workers, debug) comes from the
 # neutron::agents::ovn_metadata::* hiera keys by automatic parameter lookup.
 #
+# It also includes tripleo_ovn_metadata::profile::haproxy_sidecar, whose
+# tripleo_ovn_metadata::profile::haproxy_sidecar::* hiera keys (the template's
+# OVNEnableHaproxyDockerWrapper) decide whether haproxy runs as sidecars.
+#
 # On baremetal (no containers) ovn-controller's Service['controller'] is
 # ordered before the agent's Service['ovn-metadata'] when both are in the
 # catalog.
@@ -113,6 +117,7 @@ class tripleo_ovn_metadata::profile::ovn_metadata (
     }
 
     include tripleo_ovn_metadata::profile::neutron
+    include tripleo_ovn_metadata::profile::haproxy_sidecar
 
     $remotes = any2array(normalize_ip_for_uri($hosts)).map |$host| { "${protocol}:${host}:${ovn_sb_port}" }
 

@@ -38,6 +38,16 @@ describe 'tripleo_ovn_metadata::profile::ovn_metadata' do
       it { is_expected.to contain_ovn_metadata_agent_config('ovn/ovn_sb_private_key').with_value('<SERVICE DEFAULT>') }
       it { is_expected.to contain_package('ovn-metadata').with_name(platform_params[:package]) }
       it { is_expected.to contain_service('ovn-metadata').with_name(platform_params[:service]) }
+      it { is_expected.to contain_class('tripleo_ovn_metadata::profile::haproxy_sidecar').with_enable(true) }
+      it { is_expected.to contain_ovn_metadata_agent_config('AGENT/kill_scripts_path').with_value('/etc/neutron/kill_scripts') }
+    end
+
+    context 'with OVNEnableHaproxyDockerWrapper false' do
+      let(:facts) { platform_facts.merge(hiera_case: 'sidecar_off') }
+
+      it { is_expected.to contain_class('tripleo_ovn_metadata::profile::haproxy_sidecar').with_enable(false) }
+      it { is_expected.to contain_ovn_metadata_agent_config('AGENT/kill_scripts_path').with_value('<SERVICE DEFAULT>') }
+      it { is_expected.not_to contain_file('/etc/neutron/ovn_metadata_haproxy_wrapper') }
     end
 
     context 'with a list of vips, one of them IPv6' do
