@@ -257,11 +257,21 @@ def plug(vm: Vm, target: Target = HOST) -> None:
         f"external_ids:iface-id={vm.vmport}", f"external_ids:attached-mac={vm.mac}",
         "external_ids:iface-status=active",
     )
+    # NOTE: on the userspace datapath ovs-vswitchd makes the internal port's tap device
+    # after add-port returns; under load (or right after a port of that name went away
+    # with its netns) it can take seconds.
+    if not _until(lambda: _link_exists(vm.ifname, target), 15):
+        raise ToolError(f"{target.name}: OVS made no {vm.ifname} device within 15 s")
     ip("link", "set", vm.ifname, "netns", vm.netns)
     ip("-n", vm.netns, "link", "set", vm.ifname, "address", vm.mac)
     ip("-n", vm.netns, "addr", "add", f"{vm.ip}/24", "dev", vm.ifname)
     ip("-n", vm.netns, "link", "set", vm.ifname, "up")
     ip("-n", vm.netns, "route", "add", "169.254.169.254/32", "via", vm.metadata_ip)
+
+
+def _link_exists(name: str, target: Target = HOST) -> bool:
+    """True when the target's root netns has a network device ``name``."""
+    return procs.run(target.cmd("ip", "link", "show", "dev", name), check=False).returncode == 0
 
 
 def remove(vms: list[Vm], target: Target = HOST) -> None:
