@@ -294,9 +294,14 @@ def standalone_inventory() -> Path:
     return path
 
 
+def host_prep_file() -> Path:
+    """The tasks file holding role_data's host_prep_tasks, as the playbook includes it."""
+    return deploy_dir() / "host_prep_tasks.yaml"
+
+
 def write_vars(role_data: Mapping[str, Any], config_hash: str) -> Path:
     """The playbook's vars file: the role_data parts the hosts need (no config_settings)."""
-    host_prep = deploy_dir() / "host_prep_tasks.yaml"
+    host_prep = host_prep_file()
     _write_private(host_prep, yaml.safe_dump(list(role_data.get("host_prep_tasks") or [])))
     wanted = ("service_name", "docker_config", "kolla_config")
     data = {
@@ -334,7 +339,7 @@ def run_playbook(name: str, inventory: Path, vars_file: Path, secrets_: Sequence
 def _playbook_inputs(vars_file: Path, inventory: Path) -> str:
     """Digest of what deploy.yaml reads: its vars (with host_prep), inventory and roles."""
     root = paths.bundle_root()
-    host_prep = deploy_dir() / "host_prep_tasks.yaml"
+    host_prep = host_prep_file()
     return converge.digest(
         vars_file.read_text(encoding="utf-8"), host_prep.read_text(encoding="utf-8"),
         inventory.read_text(encoding="utf-8"),

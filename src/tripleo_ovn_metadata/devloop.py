@@ -75,7 +75,7 @@ def run(inputs: patch.Inputs, env_files: Sequence[Path] = (), timeout: float = 1
     out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     image.write_env_file(out, {"ContainerOvnMetadataImage": pushed.ref}, address)
     started = time.monotonic()
-    images = {**image.ensure_images(address), "ContainerOvnMetadataImage": pushed.ref}
+    images = {**result.current, "ContainerOvnMetadataImage": pushed.ref}
     fixture = record.get("fixture")
     converged = deploy.deploy(deploy.Options(
         fixture=Path(fixture) if fixture else None, env_files=list(env_files), images=images))

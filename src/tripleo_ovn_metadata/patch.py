@@ -106,6 +106,8 @@ class Patched:
     layer_bytes: int
     image_bytes: int
     extra: dict[str, image.Pushed] = field(default_factory=dict)
+    #: The current images (parameter -> ref) the patch started from, when it looked them up.
+    current: dict[str, str] = field(default_factory=dict)
 
 
 def _stage(inputs: Inputs, into: Path) -> None:
@@ -382,7 +384,7 @@ def patch(inputs: Inputs, *, base: str | None = None, config_image: bool = False
         extra["ContainerNeutronConfigImage"] = patch_image(
             current["ContainerNeutronConfigImage"], inputs, address)[0]
     return Patched(base=agent_base, pushed=pushed, layer_bytes=layer, image_bytes=size,
-                   extra=extra)
+                   extra=extra, current=current)
 
 
 def _split(ref: str) -> tuple[str, str, str]:

@@ -34,7 +34,7 @@ SB_DB = "tcp:127.0.0.1:6642"
 METADATA_URL = "http://169.254.169.254/latest/meta-data/instance-id"
 CIDR_PREFIX = "10.0.0"
 BRIDGE = "br-int"
-#: Target name -> the instance id its first VM got in the last run_checks (for the CLI).
+#: Target name -> the instance id its first VM got when that check passed (for the CLI).
 instance_ids: dict[str, str] = {}
 VM1_CHECK = "VM 1 gets its instance-id through the agent"
 #: Each network's haproxy sidecar is this prefix + its namespace's network id.
@@ -565,9 +565,10 @@ def run_checks(timeout: float = 90, target: Target | None = None,
 
         def own_id(vm: Vm) -> tuple[bool, str]:
             status, body = wait_for(vm, lambda s, b: s == 200, timeout, target)
-            if vm is vm1 and status == 200:
+            passed = status == 200 and body == vm.instance
+            if vm is vm1 and passed:
                 instance_ids[target.name] = body
-            return status == 200 and body == vm.instance, f"HTTP {status}, {body[:40]!r}"
+            return passed, f"HTTP {status}, {body[:40]!r}"
 
         runner.check(VM1_CHECK, lambda: own_id(vm1))
         runner.check(

@@ -68,12 +68,9 @@ def run(args: argparse.Namespace) -> int:
         kept = diagnostics.Kept()
         checks = verify.run_checks(timeout=args.timeout, on_fail=kept)
     failed = print_table(checks)
-    for check in checks:
-        if check.passed and check.name.endswith(verify.VM1_CHECK):
-            where, _, _ = check.name.rpartition(f": {verify.VM1_CHECK}")
-            on = f" on {where}" if where else ""
-            print(f"instance-id fetched through the agent{on}: "
-                  f"{verify.instance_ids[where or verify.HOST.name]}")
+    for where, instance in verify.instance_ids.items():
+        on = "" if where == verify.HOST.name else f" on {where}"
+        print(f"instance-id fetched through the agent{on}: {instance}")
     for bundle in kept.bundles:
         print(f"diagnostics: {bundle}")
     for error in kept.errors:
