@@ -11,6 +11,7 @@ root with nothing deployed and the images in the registry:
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,15 @@ def change(tree: Path, text: str) -> None:
     subprocess.run([*GIT, "-C", str(tree), "commit", "-qam", text], check=True)
 
 
+def breakdown(ref: str, layer: int) -> str:
+    """What a push of ``ref`` sends when all of it is new: layer + config + manifest."""
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+                         check=True, capture_output=True).stdout
+    config = int(json.loads(raw)["config"]["size"])
+    return (f"layer {layer} + config {config} + manifest {len(raw)} = "
+            f"{layer + config + len(raw)} B")
+
+
 def show(label: str, loop: devloop.Loop, goal: float | None) -> None:
     """Print one turn's phases, total and bytes."""
     print(f"{label}:")
@@ -62,8 +72,9 @@ def show(label: str, loop: devloop.Loop, goal: float | None) -> None:
                                        f"{'ok' if loop.total <= goal else 'over'})")
     print(f"  {'total':20} {loop.total:6.1f} s{verdict}")
     ratio = loop.pushed_bytes / max(loop.layer_bytes, 1)
-    print(f"  pushed {loop.pushed_bytes} B for a {loop.layer_bytes} B layer: {ratio:.2f}x "
+    print(f"  pushed {loop.pushed_bytes} B for a {loop.layer_bytes} B layer: {ratio:.3f}x "
           f"(goal <= {GOAL_BYTES_RATIO}x, {'ok' if ratio <= GOAL_BYTES_RATIO else 'over'})")
+    print(f"  {breakdown(loop.ref, loop.layer_bytes)}")
     print(f"  running agent: {loop.agent_version}")
 
 

@@ -54,3 +54,25 @@ def build_deb_hotfix(tmp: Path, agent_py: str) -> Path:
     out = tmp / "python3-neutron-tom-hotfix_21.0.0-0tom1_all.deb"
     run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(out)])
     return out
+
+
+def build_rpm(tmp: Path, name: str, files: dict[str, str], *, requires: tuple[str, ...] = (),
+              version: str = "1.0", release: str = "1") -> Path:
+    """A noarch RPM (rpmbuild, a real spec) owning ``files`` (absolute path -> text) and
+    requiring ``requires``."""
+    sources = tmp / f"{name}-sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    lines = [f"Name: {name}", f"Version: {version}", f"Release: {release}",
+             f"Summary: {name}, built by the image patch tests", "License: ASL 2.0",
+             "BuildArch: noarch", *(f"Requires: {each}" for each in requires)]
+    install = []
+    for number, (path, text) in enumerate(sorted(files.items())):
+        (sources / f"file{number}").write_text(text)
+        lines.append(f"Source{number}: file{number}")
+        install.append(f"install -D -m 0644 %{{SOURCE{number}}} %{{buildroot}}{path}")
+    spec = tmp / f"{name}.spec"
+    spec.write_text("\n".join([*lines, "%description", f"{name} for the image patch tests.",
+                               "%install", *install, "%files", *sorted(files), ""]))
+    run(["rpmbuild", "-bb", "--define", f"_topdir {tmp / 'rpmbuild'}",
+         "--define", f"_sourcedir {sources}", str(spec)])
+    return tmp / f"rpmbuild/RPMS/noarch/{name}-{version}-{release}.noarch.rpm"

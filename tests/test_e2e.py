@@ -97,10 +97,16 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         assert "ovn_metadata_agent: created" in first.stdout
         assert "setup_ovs_manager: created" in first.stdout
 
-        checked = tool("verify")
+        checked = tool("verify", "--cloud-init-vm")
         outputs.append(checked.stdout + checked.stderr)
         assert checked.returncode == 0, checked.stdout + checked.stderr[-2000:]
         assert "FAIL" not in checked.stdout.replace("0 failed", "")
+        # A real client: qemu boots the Debian guest on a tap port of br-int with OVN
+        # DHCP, and its cloud-init gets the instance id, hostname and SSH key verify gave
+        # the stub Nova, from the OpenStack tree, through the agent.
+        assert re.search(rf"^PASS +{re.escape(verify.CLOUD_INIT_CHECK)} .*instance-id, "
+                         r"hostname tom-guest-\w{8}, SSH key via DataSourceOpenStack",
+                         checked.stdout, re.MULTILINE), checked.stdout
         # Sidecars are on by default: one per network, kept across the agent's restart
         # with no failed request, and stopped with their network.
         for row in (verify.SIDECAR_CHECK, verify.RESTART_CHECK, verify.REMOVAL_CHECK):
@@ -229,6 +235,12 @@ def log_since(offset: int) -> str:
         return log.read().decode(errors="replace")
 
 
+def agent_image() -> str:
+    """The image the deployed agent container was created from."""
+    return subprocess.run(["podman", "inspect", "--format", "{{.ImageName}}", deploy.AGENT],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_dev_loop_runs_the_changed_code_then_the_reverted(
         built_images: dict[str, str], tmp_path: Path, made: list[str]) -> None:
     assert not deploy.read_record(), "something is deployed already; run destroy first"
@@ -301,6 +313,19 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         made.append(re.search(r"^agent image: (\S+)$", synced.stdout, re.M)[1])
         assert "running agent: neutron-ovn-metadata-agent 21.0.0" in synced.stdout
         assert f"dev-loop marker {marker}-sync" in log_since(offset)
+        patched = made[-1]
+
+        # The env file dev-loop wrote points a deploy at the patched agent: it wins over
+        # the local registry's refs (an env file, not parameters that override every -e).
+        env = re.search(r"^env file: (\S+)$", synced.stdout, re.M)[1]
+        kept = tool("deploy", "-e", env)
+        assert kept.returncode == 0, kept.stderr[-2000:]
+        assert "ovn_metadata_agent: unchanged" in kept.stdout
+        assert agent_image() == patched
+        plain = tool("deploy")
+        assert plain.returncode == 0, plain.stderr[-2000:]
+        assert "ovn_metadata_agent: recreated" in plain.stdout
+        assert agent_image() != patched
     finally:
         gone = tool("destroy")
     assert gone.returncode == 0, gone.stderr[-2000:]

@@ -193,10 +193,15 @@ def _broken_bundle(tmp_path: Path) -> Path:
     return bundle
 
 
-def _working_containers() -> set[str]:
-    out = subprocess.run(["buildah", "containers", "--quiet"], capture_output=True, text=True,
+def _working_containers(tag: str) -> set[str]:
+    """buildah's working containers from an image of the chain tagged ``tag``: those a
+    failed build of that chain could leave (the other worker's builds and patches start
+    from other images)."""
+    out = subprocess.run(["buildah", "containers", "--json"], capture_output=True, text=True,
                          check=True).stdout
-    return set(out.split())
+    chain = {image.local_ref(name, tag) for name, _ in kolla_recipe.CHAIN}
+    listed = json.loads(out) or []  # buildah prints null when there are none
+    return {each["id"] for each in listed if each["imagename"] in chain}
 
 
 def test_failed_build_is_one_line_and_leaves_tags_alone(
@@ -204,10 +209,10 @@ def test_failed_build_is_one_line_and_leaves_tags_alone(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = registry_lib.list_images(registry)
-    working = _working_containers()
     monkeypatch.setenv("TRIPLEO_OVN_METADATA_BUNDLE", str(_broken_bundle(tmp_path)))
     monkeypatch.setenv("TRIPLEO_OVN_METADATA_CACHE", str(tmp_path / "cache"))
     tag = kolla_recipe.chain_tag()
+    working = _working_containers(tag)
     try:
         assert cli.main(["--quiet", "image", "build", "--registry", registry]) == 1
     finally:
@@ -218,7 +223,7 @@ def test_failed_build_is_one_line_and_leaves_tags_alone(
     assert err.count("\n") == 1, err
     assert "building neutron-metadata-agent-ovn failed" in err and "Traceback" not in err
     assert registry_lib.list_images(registry) == before
-    assert _working_containers() <= working, "the failed RUN left a working container"
+    assert _working_containers(tag) <= working, "the failed RUN left a working container"
 
 
 def test_failed_push_is_one_line_and_leaves_tags_alone(

@@ -2,7 +2,7 @@
 with only the new layer's blobs; the changed code runs in a container from the pushed image.
 
 The agent image is Debian's (dpkg): it refuses --rpm, and --rpm-unpack-without-deps puts an
-EL9 python3 RPM's files where its Python reads them. The dnf path: tests/unit/test_patch_rpm.py.
+EL9 python3 RPM's files where its Python reads them. The dnf path: tests/test_image_patch_dnf.py.
 """
 
 from __future__ import annotations
@@ -104,6 +104,27 @@ def layers(ref: str) -> list[str]:
     return [layer["digest"] for layer in json.loads(raw)["layers"]]
 
 
+def assert_thin_push(result: patch_lib.Patched) -> None:
+    """What one patch sent: its layer, a config without the base's history (our label kept)
+    and an OCI manifest naming the base by digest; the bytes counted are exactly those."""
+    ref = result.pushed.ref
+    raw = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]).stdout
+    manifest = json.loads(raw)
+    config = json.loads(run(["skopeo", "inspect", "--config", "--raw", "--tls-verify=false",
+                             f"docker://{ref}"]).stdout)
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["annotations"]["org.opencontainers.image.base.digest"] == (
+        image.remote_digest(result.base))
+    assert not config.get("history")
+    assert config["config"]["Labels"][patch_lib.LABEL] == ref.rsplit("-", 1)[1]
+    assert config["config"]["User"] == "neutron"
+    base_layers = layers(result.base)
+    new = [layer for layer in manifest["layers"] if layer["digest"] not in base_layers]
+    assert len(new) == 1 and result.layer_bytes == new[0]["size"]
+    assert result.pushed.uploaded == (
+        result.layer_bytes + manifest["config"]["size"] + len(raw.encode()))
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--rpm", "/nonexistent/x.rpm"], "/nonexistent/x.rpm: no such file"),
     (["--deb", "pyproject.toml"], "pyproject.toml: expected a .deb file"),
@@ -184,6 +205,7 @@ def test_source_tree_patch_runs_the_changed_code(
     assert ref.startswith(built_images["ContainerOvnMetadataImage"] + "-")
     assert result.pushed.uploaded < result.image_bytes / 10
     assert result.layer_bytes > 0
+    assert_thin_push(result)
     pinned = result.pushed.by_digest
     code = "import neutron, neutron.tom_marker_source as m; print(neutron.__file__, m.MARKER)"
     assert in_container(pinned, code) == (

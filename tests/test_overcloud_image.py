@@ -1,6 +1,6 @@
 """``overcloud-image patch``: virt-customize puts our module and packages into a qcow2.
 
-The image is built here: the debootstrap base image's tree (tools/setup.d/50-containers.sh)
+The image is built here: the debootstrap base image's tree (tools/setup.d/27-containers.sh)
 without docs and Python, plus an older copy of our module with a file since removed, as
 ext4 in a qcow2 (~100 MB; no appliance needed). The module is read back with guestfish.
 libguestfs runs with KVM when it works here and TCG otherwise; one case forces TCG. Bad

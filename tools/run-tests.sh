@@ -16,4 +16,5 @@ fi
 # Two workers, a file at a time: a file's tests share its fixtures and the single-tenant
 # ones (the host deploy, the rehearsal nodes) are one file each.
 echo "==> tests (2 workers, one file at a time each)"
-.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+# --durations: the slowest tests, for the suite-time figures (benchmarks/ and the notes).
+.venv/bin/python -m pytest -n 2 --dist loadfile --durations=25 "$@"

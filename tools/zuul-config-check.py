@@ -40,7 +40,7 @@ try:
     from zuul.lib.re2util import ZuulRegex
 except ImportError:  # pragma: no cover - depends on the venv
     sys.exit("zuul-config-check: error: zuul is not importable; run with .venv-zuul/bin/python "
-             "(tools/setup.d/45-zuul-venv.sh creates it)")
+             "(tools/setup.d/25-zuul-venv.sh creates it)")
 
 # Jobs the tenant provides (zuul-jobs / the deployment's base job); everything else must be
 # defined in this repository.

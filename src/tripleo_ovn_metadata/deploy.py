@@ -204,6 +204,21 @@ def start_fixture(fixture: Path, hostname: str) -> None:
         )
 
 
+def images_env_file(images: Mapping[str, str]) -> Path:
+    """The local registry's refs as an env file, the first after the service's.
+
+    Heat parameters override every env file, so the refs go in an env file before the
+    user's: one of theirs naming an image (``ContainerOvnMetadataImage``, dev-loop's
+    images-environment.yaml) wins, as it does with ``openstack overcloud deploy -e``.
+    """
+    from tripleo_ovn_metadata import image, registry
+
+    deploy_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = deploy_dir() / "images-environment.yaml"
+    image.write_env_file(path, dict(images), registry.DEFAULT_ADDRESS)
+    return path
+
+
 def _images(given: Mapping[str, str] | None) -> dict[str, str]:
     if given is not None:
         return dict(given)
@@ -380,10 +395,15 @@ def deploy(options: Options) -> Result:
         _save_record(record)
         start_fixture(options.fixture, options.hostname)
     images = _images(options.images)
-    env_files = [root / paths.SERVICE_ENV, *options.env_files]
+    parameters: dict[str, Any] = {"NeutronMetadataProxySharedSecret": secret}
+    env_files = [root / paths.SERVICE_ENV]
+    if options.images is None:
+        env_files.append(images_env_file(images))
+    else:
+        parameters.update(images)  # given on the command line: over every env file
+    env_files += options.env_files
     if options.fixture is not None:
         env_files.append(options.fixture / "environment.yaml")
-    parameters = {"NeutronMetadataProxySharedSecret": secret, **images}
     role_data = _render(env_files, parameters)
     puppet_inputs = _puppet_inputs(role_data, options.hostname, options.ovn_dbs_vip)
     if not options.force and _config_unchanged(record, puppet_inputs):

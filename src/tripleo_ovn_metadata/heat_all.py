@@ -26,6 +26,10 @@ from tripleo_ovn_metadata.errors import InputError, ToolError
 
 VENV = ".venv-heat-all"
 STARTUP_TIMEOUT = 120
+#: heat-all with Heat's fixed one-second waits capped (data/heat_all_fast_poll.py says
+#: why) at POLL_INTERVAL seconds: the stock THT 3 + 3 create went from 192 s to 73 s here.
+FAST_POLL = Path(__file__).with_name("data") / "heat_all_fast_poll.py"
+POLL_INTERVAL = 0.1
 
 
 def free_port() -> int:
@@ -107,7 +111,8 @@ class HeatAll:
         )  # fmt: skip
         with open(self.workdir / "heat-all.out", "wb") as out:
             self.proc = subprocess.Popen(
-                [str(bin_dir / "heat-all"), "--config-file", os.devnull],
+                [str(bin_dir / "python"), str(FAST_POLL), str(POLL_INTERVAL),
+                 "--config-file", os.devnull],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + STARTUP_TIMEOUT

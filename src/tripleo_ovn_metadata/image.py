@@ -161,11 +161,23 @@ def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], needed
     return refs
 
 
+def manifest(ref: str) -> dict:
+    """The manifest the registry serves for ``ref`` (Docker schema 2 or OCI)."""
+    raw = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]).stdout
+    return json.loads(raw)
+
+
 def manifest_size(ref: str) -> int:
     """Compressed size (config + layers) of ``ref`` in its registry."""
-    raw = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]).stdout
-    manifest = json.loads(raw)
-    return int(manifest["config"]["size"]) + sum(int(x["size"]) for x in manifest["layers"])
+    shown = manifest(ref)
+    return int(shown["config"]["size"]) + sum(int(x["size"]) for x in shown["layers"])
+
+
+def new_layer_bytes(base: dict, patched: dict) -> int:
+    """Compressed bytes of the layers the manifest ``patched`` has and ``base`` lacks: what
+    a patch added, without the config and manifest that travel with it."""
+    known = {layer["digest"] for layer in base["layers"]}
+    return sum(int(layer["size"]) for layer in patched["layers"] if layer["digest"] not in known)
 
 
 def remote_digest(ref: str) -> str:

@@ -23,7 +23,7 @@ from tripleo_ovn_metadata.errors import InputError, ToolError
 from tripleo_ovn_metadata.procs import run
 from tripleo_ovn_metadata.progress import step
 
-#: The base image tools/setup.d/50-containers.sh imports from debootstrap.
+#: The base image tools/setup.d/27-containers.sh imports from debootstrap.
 BASE_IMAGE, BASE_TAG = "localhost/debian", "bookworm"
 #: The local (containers-storage) name space the chain is built under.
 LOCAL_NAMESPACE = "localhost/tripleo-ovn-metadata"
@@ -64,7 +64,7 @@ def recipe_dir() -> Path:
 
 
 def kolla_build() -> Path:
-    """The kolla-build of .venv-kolla (tools/setup.d/55-kolla-venv.sh)."""
+    """The kolla-build of .venv-kolla (tools/setup.d/26-kolla-venv.sh)."""
     exe = paths.venv_bin("kolla-build", ".venv-kolla")
     if not exe.exists():
         raise ToolError(f"{exe}: not installed (run tools/setup.sh)")

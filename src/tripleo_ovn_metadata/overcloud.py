@@ -81,6 +81,11 @@ class Workdir:
         """ansible-playbook's output."""
         return self.root / "ansible.log"
 
+    @property
+    def ansible_cfg(self) -> Path:
+        """The ansible.cfg tripleo-common writes for a deploy (:func:`write_ansible_cfg`)."""
+        return self.root / "ansible.cfg"
+
 
 def workdir() -> Workdir:
     """The overcloud work dir of the current node set (root-only: it holds passwords)."""
@@ -183,11 +188,48 @@ def _venv(name: str) -> Path:
     return exe
 
 
-def ansible_env(nodeset: nodes.NodeSet) -> dict[str, str]:
-    """Environment for the venv's ansible-playbook: tripleo-ansible's plugins and roles."""
+#: What this deploy changes in tripleo-common's ansible.cfg: facts cached per node set
+#: (the nodes' hostnames come back with every ``nodes up``), ansible-playbook's output
+#: kept by :func:`run_playbook` in one log (no second copy through ``log_path``), and
+#: the default stdout callback, whose lines :func:`failed_task` reads.
+CFG_OVERRIDES = {"fact_caching_connection": "fact_cache", "log_path": None,
+                 "stdout_callback": None, "callback_whitelist": None}
+
+
+def write_ansible_cfg(work: Workdir) -> Path:
+    """The ansible.cfg ``openstack overcloud deploy`` runs its playbooks with, written by
+    tripleo-common: forks by CPU count, smart gathering with a JSON fact cache, the
+    minimal fact subset without facts injected as variables, SSH ControlPersist and
+    pipelining. The plugin and role paths it names are RPM paths; :func:`ansible_env`
+    points those at the venv's tripleo-ansible instead."""
+    import configparser
+
+    from tripleo_common.utils import ansible as tripleo_ansible_cfg
+
+    base = work.root / "ansible.cfg.base"
+    base.write_text("", encoding="utf-8")
+    written = Path(tripleo_ansible_cfg.write_default_ansible_cfg(
+        str(work.root), "root", base_ansible_cfg=str(base)))
+    base.unlink()
+    config = configparser.ConfigParser()
+    config.read(written, encoding="utf-8")
+    for option, value in CFG_OVERRIDES.items():
+        if value is None:
+            config.remove_option("defaults", option)
+        else:
+            config.set("defaults", option, str(work.root / value))
+    with written.open("w", encoding="utf-8") as handle:
+        config.write(handle)
+    return written
+
+
+def ansible_env(nodeset: nodes.NodeSet, config: Path) -> dict[str, str]:
+    """Environment for the venv's ansible-playbook: tripleo-common's ``config`` with
+    tripleo-ansible's plugins and roles from the venv."""
     share = paths.bundle_root() / VENV / "share" / "ansible"
     plugins = share / "plugins"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["ANSIBLE_CONFIG"] = str(config)
     env.update({
         "ANSIBLE_LIBRARY": str(plugins / "modules"),
         "ANSIBLE_ACTION_PLUGINS": str(plugins / "action"),
@@ -201,8 +243,6 @@ def ansible_env(nodeset: nodes.NodeSet) -> dict[str, str]:
         "ANSIBLE_SSH_ARGS": nodes.ssh_args(nodeset),
         "ANSIBLE_PRIVATE_KEY_FILE": nodeset.key,
         "ANSIBLE_REMOTE_USER": "root",
-        "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_FORKS": "10",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
@@ -222,8 +262,10 @@ def run_playbook(
     extra_vars: Sequence[str] = (),
     log: Path,
     what: str,
+    config: Path,
 ) -> float:
-    """ansible-playbook with tripleo-ansible; one ToolError line with the failed task."""
+    """ansible-playbook with tripleo-ansible (over the ansible.cfg ``config``); one
+    ToolError line with the failed task."""
     nodeset = nodes.require()
     cmd = [str(_venv("ansible-playbook")), "-i", str(inventory), str(playbook), "--become"]
     if tags:
@@ -236,7 +278,7 @@ def run_playbook(
     with step(what) as current, open(log, "a", encoding="utf-8") as out:
         out.write(f"\n=== {what}: {' '.join(cmd)}\n")
         out.flush()
-        proc = subprocess.run(cmd, cwd=str(cwd), env=ansible_env(nodeset), stdout=out,
+        proc = subprocess.run(cmd, cwd=str(cwd), env=ansible_env(nodeset, config), stdout=out,
                               stderr=subprocess.STDOUT, check=False)
         current.detail = f"log {log}"
     if proc.returncode != 0:
@@ -266,5 +308,6 @@ def deploy(user_env: Sequence[Path], *, roles_data: Path | None = None) -> Workd
     work = create_stack(user_env, roles_data)
     run_playbook(work.config / PLAYBOOK, work.inventory, cwd=work.config, tags=TAGS,
                  skip_tags=tuple(SKIPPED_TAGS), log=work.log,
-                 what="deploy_steps_playbook.yaml on the nodes")
+                 what="deploy_steps_playbook.yaml on the nodes",
+                 config=write_ansible_cfg(work))
     return work

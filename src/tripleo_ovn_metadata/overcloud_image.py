@@ -245,7 +245,7 @@ SAMPLE_EXCLUDES = ("/usr/share/doc", "/usr/share/man", "/usr/share/locale", "/us
 
 
 def sample_tree(into: Path) -> Path:
-    """The debootstrap base image's tree (tools/setup.d/50-containers.sh) minus docs and
+    """The debootstrap base image's tree (tools/setup.d/27-containers.sh) minus docs and
     Python, ~100 MB: a Debian guest virt-customize inspects and dpkg works in."""
     base = f"{kolla_recipe.BASE_IMAGE}:{kolla_recipe.BASE_TAG}"
     mounted = procs.run(["podman", "image", "mount", base]).stdout.strip()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tripleo_ovn_metadata import deploy, paths, procs
+from tripleo_ovn_metadata import cloud_init_vm, deploy, paths, procs
 from tripleo_ovn_metadata.errors import CheckFailed, ToolError
 from tripleo_ovn_metadata.progress import step
 
@@ -98,8 +98,12 @@ class Vm:
     def switch(self) -> str:
         return f"neutron-{self.net}"
 
+    #: True when its network has ML2/OVN-style DHCP (the cloud-init guest's).
+    dhcp: bool = False
+
     ip = f"{CIDR_PREFIX}.10"
     metadata_ip = f"{CIDR_PREFIX}.2"
+    router_ip = f"{CIDR_PREFIX}.1"
 
 
 @dataclass
@@ -145,7 +149,8 @@ class Target:
     Commands that act on the chassis (OVS, namespaces, curl, podman) run through
     ``prefix`` (``podman exec <node>`` for a node); the OVN DBs are reached over TCP from
     here. ``wrong_secret``/``restart_controller`` name what the rest of the cloud can do
-    for the fault checks; without them those rows SKIP with the reason.
+    for the fault checks, ``instances`` boots the cloud-init guest as Nova would; without
+    them those rows SKIP with the reason.
     ``controller_log`` and ``vswitchd_ctl`` (an ``ovs-appctl -t`` target) are where the
     diagnostics find ovn-controller's log and ovs-vswitchd on the target.
     """
@@ -158,6 +163,7 @@ class Target:
     vswitchd_ctl: str = "ovs-vswitchd"
     wrong_secret: Callable[[bool], None] | None = None
     restart_controller: Callable[[], None] | None = None
+    instances: cloud_init_vm.Instances | None = None
 
     def cmd(self, *args: str) -> list[str]:
         """``args`` as run on the target."""
@@ -247,6 +253,29 @@ def add_network(vm: Vm, target: Target = HOST) -> None:
     target.nbctl("--wait=sb", "sync")
 
 
+def add_dhcp(vm: Vm, target: Target = HOST) -> None:
+    """The DHCP_Options ML2/OVN writes for the VM's subnet, set on its port."""
+    vm.dhcp = True
+    row = target.nbctl("create", "DHCP_Options", f"cidr={CIDR_PREFIX}.0/24",
+                       f'external_ids:"tom_verify_net"="{vm.net}"').strip()
+    target.nbctl("dhcp-options-set-options", row, *cloud_init_vm.dhcp_options(
+        f"{CIDR_PREFIX}.0/24", vm.router_ip, vm.metadata_ip, f"fa:16:3e:00:{vm.index:02x}:01",
+        1442))
+    target.nbctl("lsp-set-dhcpv4-options", vm.vmport, row)
+    target.nbctl("--wait=sb", "sync")
+
+
+def remove_dhcp(vm: Vm, target: Target = HOST) -> None:
+    """Delete the VM subnet's DHCP_Options (a root table: deleting the switch leaves it)."""
+    found = subprocess.run(
+        ["ovn-nbctl", f"--db={target.nb_db}", "--timeout=10", "--bare", "--columns=_uuid",
+         "find", "DHCP_Options", f'external_ids:"tom_verify_net"="{vm.net}"'],
+        capture_output=True, text=True, check=False)
+    for row in found.stdout.split():
+        subprocess.run(["ovn-nbctl", f"--db={target.nb_db}", "--timeout=10",
+                        "dhcp-options-del", row], capture_output=True, check=False)
+
+
 def plug(vm: Vm, target: Target = HOST) -> None:
     """Bind the VM port on the chassis: an internal port moved into the VM's netns."""
     ip = functools.partial(target.run, "ip")
@@ -283,6 +312,8 @@ def remove(vms: list[Vm], target: Target = HOST) -> None:
                        check=False)
         subprocess.run(["ovn-nbctl", f"--db={target.nb_db}", "--timeout=10", "--if-exists",
                         "ls-del", vm.switch], capture_output=True, check=False)
+        if vm.dhcp:
+            remove_dhcp(vm, target)
     # The agent removes ovnmeta-<net> when the network goes; wait briefly, then make sure.
     deadline = time.monotonic() + 10
     left = [f"ovnmeta-{vm.net}" for vm in vms]
@@ -307,6 +338,9 @@ def cleanup_recorded(target: Target | None = None) -> None:
                            nb_db=record["nb_db"])
         except (ValueError, TypeError, KeyError):
             vms, where = [], HOST
+        if target is not None and target.instances is not None:
+            for guest in (vm for vm in vms if vm.dhcp):  # an interrupted cloud-init row
+                target.instances.delete(guest.instance)
         remove(vms, where)
         path.unlink(missing_ok=True)
 
@@ -521,11 +555,37 @@ def host_target() -> Target:
         procs.run(deploy.fixture_command(fixture, "restart-controller"), timeout=60)
 
     return Target(wrong_secret=wrong_secret, restart_controller=restart_controller,
+                  instances=fixture_instances(fixture),
                   controller_log=str(state / "log" / "ovn-controller.log"),
                   vswitchd_ctl=str(state / "run" / "ovs-vswitchd.ctl"))
 
 
+def guest_cache() -> Path:
+    """Where the fixture keeps the cloud-init guest's disk and kernel between deploys."""
+    return paths.state_dir() / "guest"
+
+
+def fixture_instances(fixture: Path) -> cloud_init_vm.Instances:
+    """Nova's part, played by the rest-of-cloud fixture (fixtures/cloud/instance.py)."""
+    cache = ("--cache-dir", str(guest_cache()))
+
+    def run(action: str, *extra: str, timeout: float = 60) -> dict:
+        out = procs.run(deploy.fixture_command(fixture, action, *extra), timeout=timeout)
+        return json.loads(out.stdout)
+
+    def boot(uuid: str, hostname: str, key: Path, mac: str, iface_id: str) -> dict:
+        return run("boot", *cache, "--uuid", uuid, "--instance-hostname", hostname,
+                   "--public-key-file", str(key), "--mac", mac, "--iface-id", iface_id,
+                   timeout=1500)
+
+    return cloud_init_vm.Instances(
+        guest_image=lambda: run("guest-image", *cache, timeout=1500),
+        boot=boot, delete=lambda uuid: run("delete", "--uuid", uuid) and None)
+
+
 NO_FIXTURE = "the rest of the cloud cannot do this here (no fixture)"
+CLOUD_INIT_CHECK = "cloud-init VM (qemu) gets instance-id, hostname, SSH key"
+CLOUD_INIT_NOT_ASKED = "not asked (--cloud-init-vm boots a qemu guest)"
 SPOOF_CHECK = "spoofed source address gets nothing (control: own address gets 200)"
 
 
@@ -534,10 +594,11 @@ OnFail = Callable[[Target, list[Check]], None]
 
 
 def run_checks(timeout: float = 90, target: Target | None = None,
-               on_fail: OnFail | None = None) -> list[Check]:
+               on_fail: OnFail | None = None, cloud_init: bool = False) -> list[Check]:
     """Every check, positive, negative and lifecycle; never raises for a failed check.
 
-    ``on_fail`` (the diagnostics) runs while the test networks and VMs still exist.
+    ``on_fail`` (the diagnostics) runs while the test networks and VMs still exist;
+    ``cloud_init`` adds the qemu guest (a minute or more) instead of a SKIP row.
     """
     target = target or host_target()
     runner = Runner(target)
@@ -592,6 +653,7 @@ def run_checks(timeout: float = 90, target: Target | None = None,
                 f"own address: HTTP {control or 'none'}; source {spoof}: HTTP {status or 'none'}")
 
         runner.check(SPOOF_CHECK, spoofed)
+        cloud_init_row(runner, [vm1, vm2, vm3], cloud_init)
 
         if target.wrong_secret is None:
             runner.skip("wrong shared secret gives 403", NO_FIXTURE)
@@ -610,8 +672,9 @@ def run_checks(timeout: float = 90, target: Target | None = None,
 
         def restart_agent() -> tuple[bool, str]:
             target.run("podman", "restart", "-t", "10", deploy.AGENT, timeout=120)
-            status, body = wait_for(vm1, lambda s, b: s == 200, timeout, target)
-            return status == 200 and body == vm1.instance, f"HTTP {status} after restart"
+            healthy, (status, body) = wait_settled(vm1, target, timeout)
+            return healthy and status == 200 and body == vm1.instance, (
+                f"HTTP {status} after restart, healthcheck {'passes' if healthy else 'fails'}")
 
         runner.check("agent container restart restores service", restart_agent)
         sidecar_rows(runner, vm1, vm3, timeout)
@@ -637,6 +700,36 @@ def run_checks(timeout: float = 90, target: Target | None = None,
         return failed()
 
 
+def cloud_init_row(runner: Runner, vms: list[Vm], asked: bool) -> None:
+    """The cloud-init guest on a network of its own with DHCP, or a SKIP and why."""
+    target = runner.target
+    if target.instances is None:
+        runner.skip(CLOUD_INIT_CHECK, NO_FIXTURE)
+        return
+    if not asked:
+        runner.skip(CLOUD_INIT_CHECK, CLOUD_INIT_NOT_ASKED)
+        return
+    instances = target.instances
+    guest = Vm(len(vms) + 1, dhcp=True)
+    _save([*vms, guest], target)
+    try:
+        with step("cloud-init guest image"):
+            instances.guest_image()
+
+        def body() -> tuple[bool, str]:
+            add_network(guest, target)
+            add_dhcp(guest, target)
+            return cloud_init_vm.guest_check(
+                instances, instance=guest.instance, mac=guest.mac, iface_id=guest.vmport,
+                hostname=f"tom-guest-{guest.instance[:8]}",
+                keep=state_file(target).parent / "consoles")
+
+        runner.check(CLOUD_INIT_CHECK, body)
+    finally:
+        remove([guest], target)
+        _save(vms, target)
+
+
 RESTART_CHECK = "no failed request across an agent restart (one every 100 ms)"
 SIDECAR_CHECK = "VM 1's network is served by its haproxy sidecar"
 REMOVAL_CHECK = "a deleted network's sidecar is gone within 10 s"
@@ -650,13 +743,25 @@ def restart_outage(vm: Vm, target: Target = HOST, timeout: float = 90,
     def restart() -> None:
         target.run("podman", "restart", "-t", "10", deploy.AGENT, timeout=120)
 
-    def healthy_again() -> None:
-        _until(lambda: procs.run(target.cmd("podman", "healthcheck", "run", deploy.AGENT),
-                                 check=False, timeout=60).returncode == 0, timeout)
-        wait_for(vm, lambda s, b: s == 200, timeout, target)
-        time.sleep(settle)
+    return probe_during(vm, restart, lambda: wait_settled(vm, target, timeout, settle), target)
 
-    return probe_during(vm, restart, healthy_again, target)
+
+def wait_settled(vm: Vm, target: Target, timeout: float, settle: float = 5
+                 ) -> tuple[bool, tuple[int, str]]:
+    """After an agent (re)start: its healthcheck passing, the VM served, then ``settle`` s
+    for the rest of its start (the sync that provisions each network and starts the
+    privsep helper). Whether it got healthy, and the VM's last answer.
+
+    An agent stopped before its start is over can take podman's whole stop timeout to
+    go (seen: the privsep helper, SIGTERMed while it started, failed the sync and the
+    agent waited for SIGKILL), so a check that restarts the agent starts from a settled
+    one.
+    """
+    healthy = _until(lambda: procs.run(target.cmd("podman", "healthcheck", "run", deploy.AGENT),
+                                       check=False, timeout=60).returncode == 0, timeout)
+    answer = wait_for(vm, lambda s, b: s == 200, timeout, target)
+    time.sleep(settle)
+    return healthy, answer
 
 
 def sidecar_rows(runner: Runner, vm1: Vm, vm3: Vm, timeout: float) -> None:

@@ -95,7 +95,9 @@ def test_kept_keeps_each_bundle_and_what_could_not_be_saved(
 def test_verify_prints_the_bundle_after_the_table(
     target: verify.Target, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def run_checks(timeout: float, on_fail: verify.OnFail) -> list[verify.Check]:
+    def run_checks(timeout: float, on_fail: verify.OnFail,
+                   cloud_init: bool) -> list[verify.Check]:
+        assert not cloud_init
         on_fail(target, rows(target))
         return rows(target)
 

@@ -1,8 +1,8 @@
 """image patch's RPM handling without an image: the dnf/microdnf commands, the refusal on a
 dpkg image and the unpacker's relocation of an EL python3 RPM's site-packages.
 
-The dnf path runs here against stand-in ``dnf`` and ``rpm`` commands that record their
-arguments: no dnf image can be built on this machine (no public registry is reachable).
+The commands are checked here against stand-in ``dnf`` and ``rpm`` that record their
+arguments; real dnf on an image with a repository: tests/test_image_patch_dnf.py.
 """
 
 from __future__ import annotations

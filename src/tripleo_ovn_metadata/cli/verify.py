@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=90, metavar="SECONDS",
         help="how long each check waits for the agent (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument("--cloud-init-vm", action="store_true",
+                        help="standalone: also boot a qemu guest whose cloud-init reads its "
+                        "instance id, hostname and SSH key through the agent (a minute or more)")
     parser.add_argument("--nodes", action="store_true",
                         help="every compute of the rehearsal nodes (tripleo-ovn-metadata nodes up)")
     parser.add_argument("--faults", action="store_true",
@@ -52,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise BundleError("--image only applies to --libraries")
     if args.libraries:
         return _run_libraries(args.image)
+    if args.cloud_init_vm and (args.nodes or args.libraries):
+        raise BundleError("--cloud-init-vm runs on the standalone deploy only (not --nodes)")
     if args.faults and not args.nodes:
         raise BundleError("--faults needs --nodes (the faults act on the rehearsal nodes)")
     if args.nodes:
@@ -66,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name}: {value:.1f}")
     else:
         kept = diagnostics.Kept()
-        checks = verify.run_checks(timeout=args.timeout, on_fail=kept)
+        checks = verify.run_checks(timeout=args.timeout, on_fail=kept,
+                                   cloud_init=args.cloud_init_vm)
     failed = print_table(checks)
     for where, instance in verify.instance_ids.items():
         on = "" if where == verify.HOST.name else f" on {where}"

@@ -9,7 +9,7 @@ cd "${TOM_ROOT:?}"
 # explicit ulimits without CAP_SYS_RESOURCE; this makes flag-less podman (and kolla's
 # podman engine, which cannot pass flags) work.
 conf=/etc/containers/containers.conf
-want='# Written by tripleo-ovn-metadata tools/setup.d/50-containers.sh
+want='# Written by tripleo-ovn-metadata tools/setup.d/27-containers.sh
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 
@@ -24,8 +24,15 @@ fi
 # The local registry speaks plain HTTP on loopback only.
 dropin=/etc/containers/registries.conf.d/50-tripleo-ovn-metadata.conf
 mkdir -p "$(dirname "$dropin")"
-printf '# Written by tripleo-ovn-metadata: the local registry is HTTP on loopback.\n[[registry]]\nlocation = "127.0.0.1:8787"\ninsecure = true\n' > "$dropin.tmp"
-if cmp -s "$dropin.tmp" "$dropin"; then rm -f "$dropin.tmp"; else mv "$dropin.tmp" "$dropin"; fi
+dropin_text='# Written by tripleo-ovn-metadata: the local registry is HTTP on loopback.
+[[registry]]
+location = "127.0.0.1:8787"
+insecure = true
+'
+# Unchanged content leaves /etc untouched (tests running setup again compare its mtimes).
+if ! printf '%s' "$dropin_text" | cmp -s - "$dropin"; then
+    printf '%s' "$dropin_text" > "$dropin.tmp" && mv "$dropin.tmp" "$dropin"
+fi
 
 # The base image: Debian bookworm from the configured Debian mirror (no registry here).
 if ! podman image exists localhost/debian:bookworm; then
