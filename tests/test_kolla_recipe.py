@@ -163,3 +163,8 @@ def test_a_missing_tripleo_common_file_is_one_line() -> None:
         kolla_recipe.tripleo_common_file("healthcheck/tom-no-such-check")
     assert str(failure.value).startswith("tripleo-common 18.0.0: share/tripleo-common/")
     assert "\n" not in str(failure.value)
+
+
+def test_kolla_version_is_what_kolla_build_prints() -> None:
+    printed = run([str(kolla_recipe.kolla_build()), "--version"]).stdout.strip()
+    assert kolla_recipe.kolla_version() == printed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tripleo_ovn_metadata import verify
+import re
+
+from tripleo_ovn_metadata import paths, verify
 
 
 def test_no_failure_is_no_outage() -> None:
@@ -24,3 +26,13 @@ def test_failures_span_from_first_start_to_last_end() -> None:
 
 def test_no_request_at_all() -> None:
     assert str(verify.outage_of([])) == "0 of 0 requests failed, outage 0.0 s, slowest 0.0 s"
+
+
+def test_the_prober_waits_as_long_as_the_sidecar_holds() -> None:
+    """verify's restart row gives each request the sidecar's hold (plus a margin): the
+    hold it assumes is the Puppet class's default."""
+    manifest = (paths.bundle_root() / "puppet/modules/tripleo_ovn_metadata/manifests/profile"
+                / "haproxy_sidecar.pp").read_text(encoding="utf-8")
+    default = re.search(r"\$hold_seconds\s*=\s*(\d+)", manifest)
+    assert default is not None
+    assert int(default[1]) == verify.SIDECAR_HOLD_S
