@@ -85,12 +85,14 @@ def _render(world: World, **kwargs: object) -> tuple[list[dict], list[str]]:
     """The plans as dicts, and the progress lines of the render."""
     steps = _Steps()
     log = logging.getLogger("tripleo_ovn_metadata.progress")
+    level = log.level
     log.addHandler(steps)
     log.setLevel(logging.INFO)
     try:
         plans = render.render_plan([world.env, world.images], roles_data=world.roles, **kwargs)
     finally:
         log.removeHandler(steps)
+        log.setLevel(level)
     return [item.as_dict() for item in plans], steps.lines
 
 
