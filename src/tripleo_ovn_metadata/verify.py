@@ -346,10 +346,17 @@ def cleanup_recorded(target: Target | None = None) -> None:
 
 
 def fetch(vm: Vm, url: str = METADATA_URL, source: str | None = None,
-          timeout: float = 5, target: Target = HOST) -> tuple[int, str]:
-    """HTTP status and body of a GET from inside the VM (status 0: no answer)."""
+          timeout: float = 5, target: Target = HOST,
+          connect_timeout: float | None = None) -> tuple[int, str]:
+    """HTTP status and body of a GET from inside the VM (status 0: no answer).
+
+    ``connect_timeout`` gives up sooner on a connection nothing accepts (no haproxy in
+    the network's namespace yet drops the SYN) while an answer may still take ``timeout``.
+    """
     cmd = ["ip", "netns", "exec", vm.netns, "curl", "-s", "--max-time", str(timeout),
            "-o", "-", "-w", "\n%{http_code}", url]
+    if connect_timeout is not None:
+        cmd[5:5] = ["--connect-timeout", str(connect_timeout)]
     if source:
         cmd[5:5] = ["--interface", source]
     proc = subprocess.run(target.cmd(*cmd), capture_output=True, text=True,
@@ -358,13 +365,18 @@ def fetch(vm: Vm, url: str = METADATA_URL, source: str | None = None,
     return (int(code) if code.strip().isdigit() else 0), body
 
 
+#: How long one of wait_for's tries waits for a connection: until the agent has put a
+#: haproxy in the VM's network, SYNs are dropped and a 3 s try wasted up to 3 s of it.
+WAIT_CONNECT_S = 1
+
+
 def wait_for(vm: Vm, want: Callable[[int, str], bool], timeout: float,
              target: Target = HOST) -> tuple[int, str]:
     """Fetch until ``want(status, body)`` or the timeout; the last answer."""
     deadline = time.monotonic() + timeout
     answer = (0, "")
     while time.monotonic() < deadline:
-        answer = fetch(vm, timeout=3, target=target)
+        answer = fetch(vm, timeout=3, target=target, connect_timeout=WAIT_CONNECT_S)
         if want(*answer):
             return answer
         time.sleep(0.3)
