@@ -171,15 +171,20 @@ def test_a_broken_bundle_fails_the_rehearsal(registry: str, tmp_path: Path) -> N
     roles.write_text(roles_text.replace(
         marker, marker + "    - OS::TripleO::Services::OVNMetadataAgent\n", 1), encoding="utf-8")
     env = {**os.environ, "TRIPLEO_OVN_METADATA_BUNDLE": str(copy)}
+    # A short verify timeout: the rows this test asserts fail for what the bundle does
+    # wrong, not for a wait; the rows that wait for metadata fail sooner.
     proc = subprocess.run([str(copy / ".venv/bin/tripleo-ovn-metadata"), "rehearse",
-                           "--controllers", "1", "--computes", "1"], capture_output=True,
-                          text=True, timeout=1500, check=False, env=env)
+                           "--controllers", "1", "--computes", "1", "--verify-timeout", "20"],
+                          capture_output=True, text=True, timeout=1500, check=False, env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
     assert "multinode-verify.yaml failed" in proc.stderr
-    rows = _rows((nodes.nodes_dir() / "job.log").read_text(encoding="utf-8"))
+    log = (nodes.nodes_dir() / "job.log").read_text(encoding="utf-8")
+    rows = _rows(log)
     assert rows["no controller runs the agent (roles_data: Compute only)"] == "FAIL"
     restart = next(name for name in rows if name.startswith("compute restarted"))
     assert rows[restart] == "FAIL"
+    assert ("journal start order tripleo_ovn_metadata_agent -> tripleo_ovn_controller; "
+            "agent unit After= has ovn_controller: False") in log
     assert nodes.load() is None
 
 

@@ -8,9 +8,11 @@ first failure), post-run always. Then the nodes go again, unless asked to keep t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from tripleo_ovn_metadata.progress import step
 
 MULTINODE_JOB = "tripleo-ovn-metadata-multinode-3ctlr-3comp"
 JOBS = Path("zuul.d/jobs.yaml")
+#: The job setting ``rehearse --verify-timeout`` overrides.
+VERIFY_TIMEOUT_VAR = "tripleo_ovn_metadata_zuul_verify_timeout"
 
 
 @dataclass
@@ -51,7 +55,8 @@ def job_playbooks(job: str = MULTINODE_JOB) -> dict[str, list[str]]:
     raise InputError(path, f"no job named {job!r}")
 
 
-def _playbook(playbook: str, inventory: Path, log: Path) -> float:
+def _playbook(playbook: str, inventory: Path, log: Path,
+              extra_vars: Mapping[str, object]) -> float:
     exe = paths.venv_bin("ansible-playbook", ".venv-ansible")
     if not exe.exists():
         raise ToolError(f"{exe}: not installed (run tools/setup.sh)")
@@ -63,7 +68,9 @@ def _playbook(playbook: str, inventory: Path, log: Path) -> float:
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"\n=== {playbook}\n")
         out.flush()
-        proc = subprocess.run([str(exe), "-i", str(inventory), playbook],
+        extra = [arg for name, value in extra_vars.items()
+                 for arg in ("-e", json.dumps({name: value}))]
+        proc = subprocess.run([str(exe), "-i", str(inventory), *extra, playbook],
                               cwd=str(paths.bundle_root()), env=env, stdout=out,
                               stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
@@ -71,8 +78,9 @@ def _playbook(playbook: str, inventory: Path, log: Path) -> float:
     return time.monotonic() - started
 
 
-def run_job(job: str = MULTINODE_JOB) -> JobRun:
-    """The job's playbooks against the node set's Zuul-shaped inventory."""
+def run_job(job: str = MULTINODE_JOB, extra_vars: Mapping[str, object] | None = None) -> JobRun:
+    """The job's playbooks against the node set's Zuul-shaped inventory; ``extra_vars``
+    override the job's settings (``ansible-playbook -e``)."""
     nodes.require()
     inventory = nodes.nodes_dir() / "zuul-inventory.yaml"
     log = nodes.nodes_dir() / "job.log"
@@ -87,7 +95,7 @@ def run_job(job: str = MULTINODE_JOB) -> JobRun:
             started = time.monotonic()
             try:
                 with step(f"{phase} {playbook}"):
-                    _playbook(playbook, inventory, log)
+                    _playbook(playbook, inventory, log, extra_vars or {})
                 outcome.phases.append((playbook, "ok", time.monotonic() - started))
             except BundleError as exc:
                 outcome.phases.append((playbook, "failed", time.monotonic() - started))
@@ -96,7 +104,7 @@ def run_job(job: str = MULTINODE_JOB) -> JobRun:
         started = time.monotonic()
         try:
             with step(f"post-run {playbook}"):
-                _playbook(playbook, inventory, log)
+                _playbook(playbook, inventory, log, extra_vars or {})
             outcome.phases.append((playbook, "ok", time.monotonic() - started))
         except BundleError:
             outcome.phases.append((playbook, "failed", time.monotonic() - started))
@@ -105,13 +113,16 @@ def run_job(job: str = MULTINODE_JOB) -> JobRun:
     return outcome
 
 
-def rehearse(controllers: int = 3, computes: int = 3, *, keep: bool = False) -> JobRun:
-    """nodes up, the multinode job's playbooks, nodes down (also on failure)."""
+def rehearse(controllers: int = 3, computes: int = 3, *, keep: bool = False,
+             verify_timeout: float | None = None) -> JobRun:
+    """nodes up, the multinode job's playbooks, nodes down (also on failure);
+    ``verify_timeout`` overrides how long each verify check waits (the job's 90 s)."""
     if nodes.load() is not None:
         raise BundleError("rehearsal nodes are already up (tripleo-ovn-metadata nodes down)")
     nodes.up(controllers, computes)
     try:
-        return run_job()
+        extra = {} if verify_timeout is None else {VERIFY_TIMEOUT_VAR: verify_timeout}
+        return run_job(extra_vars=extra)
     finally:
         if not keep:
             nodes.down()
