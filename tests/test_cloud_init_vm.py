@@ -7,37 +7,19 @@ The guest booting through the deployed agent is tests/test_e2e.py's
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import importlib.util
 import json
 import subprocess
 import sys
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from nova_http import FIXTURE, fixture_module, get, serving, signature
 
 from tripleo_ovn_metadata import cloud_init_vm
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURE = REPO / "fixtures" / "cloud"
 INSTANCE = "5d1c0d3e-8a54-4a8e-9a59-6f3c2d0b7e11"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0y1cxuoWq0b7C4c7bl6rZsb9iSGaYkG4bNkqUpFEd7"
-
-
-def _module(name: str):
-    if str(FIXTURE) not in sys.path:
-        sys.path.insert(0, str(FIXTURE))  # as when cloud.py runs by path
-    spec = importlib.util.spec_from_file_location(f"fixture_{name}", FIXTURE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -49,26 +31,14 @@ def nova(tmp_path: Path) -> Iterator[int]:
     records.mkdir()
     (records / f"{INSTANCE}.json").write_text(json.dumps(
         {"hostname": "tom-guest-5d1c0d3e", "public_keys": {"tom-verify": KEY}}))
-    handler = _module("stub_nova").make_handler(secret, records)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(fixture_module("stub_nova").make_handler(secret, records)) as port:
+        yield port
 
 
 def _get(port: int, path: str, instance: str, secret: bytes = b"s3cret") -> tuple[int, str]:
-    signature = hmac.new(secret, instance.encode(), hashlib.sha256).hexdigest()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
-        "X-Instance-ID": instance, "X-Instance-ID-Signature": signature,
-        "X-Tenant-ID": "project-1"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
+    return get(port, path, {"X-Instance-ID": instance,
+                            "X-Instance-ID-Signature": signature(secret, instance),
+                            "X-Tenant-ID": "project-1"})
 
 
 def test_stub_nova_serves_the_openstack_tree_to_signed_requests(nova: int) -> None:
@@ -141,7 +111,7 @@ def test_wait_for_report_says_why_it_gave_up(tmp_path: Path) -> None:
 
 
 def test_recipe_hash_follows_the_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    instance = _module("instance")
+    instance = fixture_module("instance")
     recipe = tmp_path / "guest"
     subprocess.run(["cp", "-r", str(FIXTURE / "guest"), str(recipe)], check=True)
     monkeypatch.setattr(instance, "GUEST_RECIPE", recipe)

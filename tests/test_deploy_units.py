@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import importlib.util
 import os
 import re
 import stat
 import subprocess
 import sys
-import threading
-import urllib.error
-import urllib.request
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from nova_http import FIXTURE, fixture_module, get, serving, signature
 
 from tripleo_ovn_metadata import deploy, secrets
 from tripleo_ovn_metadata.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE = REPO / "fixtures" / "cloud"
 
 
 def test_secret_generated_once_and_root_only(tmp_path: Path) -> None:
@@ -65,43 +58,21 @@ def test_vars_file_carries_no_config_settings(tmp_path: Path, monkeypatch) -> No
     assert deploy.container_names(role_data) == ["a", "b"]
 
 
-def _stub_module():
-    spec = importlib.util.spec_from_file_location("stub_nova", FIXTURE / "stub_nova.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _get(port: int, headers: dict[str, str]) -> tuple[int, str]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/latest/meta-data/instance-id", headers=headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
+    return get(port, "/latest/meta-data/instance-id", headers)
 
 
 def test_stub_nova_checks_the_signature(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("right\n")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _stub_module().make_handler(secret_file))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
-        good = hmac.new(b"right", b"inst-1", hashlib.sha256).hexdigest()
-        bad = hmac.new(b"wrong", b"inst-1", hashlib.sha256).hexdigest()
+    with serving(fixture_module("stub_nova").make_handler(secret_file)) as port:
+        good, bad = signature(b"right", "inst-1"), signature(b"wrong", "inst-1")
         sig = "X-Instance-ID-Signature"
         assert _get(port, {"X-Instance-ID": "inst-1", sig: good}) == (200, "inst-1")
         assert _get(port, {"X-Instance-ID": "inst-1", sig: bad})[0] == 403
         assert _get(port, {})[0] == 403
         secret_file.write_text("wrong\n")  # re-read on every request
         assert _get(port, {"X-Instance-ID": "inst-1", sig: bad}) == (200, "inst-1")
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_fixture_start_without_secret_is_one_line(tmp_path: Path) -> None:

@@ -100,8 +100,7 @@ def in_container(ref: str, code: str) -> str:
 
 
 def layers(ref: str) -> list[str]:
-    raw = run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]).stdout
-    return [layer["digest"] for layer in json.loads(raw)["layers"]]
+    return [layer["digest"] for layer in image.manifest(ref)["layers"]]
 
 
 def assert_thin_push(result: patch_lib.Patched) -> None:

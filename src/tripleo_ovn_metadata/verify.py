@@ -590,9 +590,11 @@ def fixture_instances(fixture: Path) -> cloud_init_vm.Instances:
                    "--public-key-file", str(key), "--mac", mac, "--iface-id", iface_id,
                    timeout=1500)
 
+    def delete(uuid: str) -> None:
+        run("delete", "--uuid", uuid)
+
     return cloud_init_vm.Instances(
-        guest_image=lambda: run("guest-image", *cache, timeout=1500),
-        boot=boot, delete=lambda uuid: run("delete", "--uuid", uuid) and None)
+        guest_image=lambda: run("guest-image", *cache, timeout=1500), boot=boot, delete=delete)
 
 
 NO_FIXTURE = "the rest of the cloud cannot do this here (no fixture)"
