@@ -66,11 +66,11 @@ def breakdown(ref: str, layer: int) -> str:
 def show(label: str, loop: devloop.Loop, goal: float | None) -> None:
     """Print one turn's phases, total and bytes."""
     print(f"{label}:")
-    for phase in loop.phases:
-        print(f"  {phase.name:20} {phase.seconds:6.1f} s  {phase.detail}")
+    for line in devloop.phase_lines(loop):
+        print(f"  {line}")
     verdict = "" if goal is None else (f"   (goal <= {goal:.0f} s, "
                                        f"{'ok' if loop.total <= goal else 'over'})")
-    print(f"  {'total':20} {loop.total:6.1f} s{verdict}")
+    print(f"  {'total (wall)':22} {loop.total:6.1f} s{verdict}")
     ratio = loop.pushed_bytes / max(loop.layer_bytes, 1)
     print(f"  pushed {loop.pushed_bytes} B for a {loop.layer_bytes} B layer: {ratio:.3f}x "
           f"(goal <= {GOAL_BYTES_RATIO}x, {'ok' if ratio <= GOAL_BYTES_RATIO else 'over'})")

@@ -254,8 +254,9 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         changed = tool("dev-loop", "--source", str(tree))
         assert changed.returncode == 0, changed.stdout + changed.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", changed.stdout, re.M)[1])
-        assert re.search(r"^redeploy .*ovn_metadata_agent recreated", changed.stdout, re.M)
-        assert re.search(r"^first 200 in a VM +\d+\.\d s", changed.stdout, re.M)
+        assert re.search(r"^recreate containers .*ovn_metadata_agent recreated", changed.stdout,
+                         re.M)
+        assert re.search(r"^VM's 200, new agent +\d+\.\d s", changed.stdout, re.M)
         # pbr versions the checkout without git in the image: 2 commits past 21.0.0.
         assert "running agent: neutron-ovn-metadata-agent 21.0.1.dev2" in changed.stdout
         assert f"dev-loop marker {marker}" in log_since(offset)

@@ -360,13 +360,22 @@ def _build_layer(base: str, target: str, inputs: Inputs, digest: str) -> None:
         run(["buildah", "rm", container], check=False)
 
 
-def patch_image(base: str, inputs: Inputs, address: str) -> tuple[image.Pushed, int, int]:
-    """Layer ``inputs`` onto ``base`` (a registry ref), push; return pushed, layer, image bytes."""
+def patched_ref(base: str, digest: str, address: str) -> str:
+    """The ref a patch of ``base`` with inputs of ``digest`` (Inputs.digest) is pushed as:
+    known before the layer is built, so a deploy can be prepared meanwhile."""
     name, _, base_tag = base.rsplit("/", 1)[1].partition(":")
-    digest = inputs.digest()
-    tag = f"{base_tag}-{digest}"
+    return image.remote_ref(address, name, f"{base_tag}-{digest}")
+
+
+def patch_image(base: str, inputs: Inputs, address: str,
+                digest: str | None = None) -> tuple[image.Pushed, int, int]:
+    """Layer ``inputs`` onto ``base`` (a registry ref), push; return pushed, layer, image bytes.
+    ``digest``: ``inputs.digest()`` when the caller has it already."""
+    name = base.rsplit("/", 1)[1].partition(":")[0]
+    digest = digest or inputs.digest()
+    dest = patched_ref(base, digest, address)
+    tag = dest.rpartition(":")[2]
     target_local = image.local_ref(name, tag)
-    dest = image.remote_ref(address, name, tag)
     repository = dest.partition("/")[2].rpartition(":")[0]
     if not registry.has_tag(address, repository, tag) and not image.local_exists(target_local):
         with step(f"patch layer {name}:{tag}") as current:
@@ -381,19 +390,21 @@ def patch_image(base: str, inputs: Inputs, address: str) -> tuple[image.Pushed, 
 
 
 def patch(inputs: Inputs, *, base: str | None = None, config_image: bool = False,
-          address: str = registry.DEFAULT_ADDRESS) -> Patched:
-    """Patch the agent image (and the config image when asked) with ``inputs``."""
+          address: str = registry.DEFAULT_ADDRESS, digest: str | None = None) -> Patched:
+    """Patch the agent image (and the config image when asked) with ``inputs``
+    (``digest``: their ``Inputs.digest()``, when known)."""
     inputs.check()
     registry.ensure_running(address)
     current = image.ensure_images(address) if base is None or config_image else {}
     agent_base = base or current["ContainerOvnMetadataImage"]
     if not registry.has_tag(*_split(agent_base)):
         raise ToolError(f"{agent_base}: not in the registry (run image build first)")
-    pushed, layer, size = patch_image(agent_base, inputs, address)
+    digest = digest or inputs.digest()
+    pushed, layer, size = patch_image(agent_base, inputs, address, digest)
     extra = {}
     if config_image:
         extra["ContainerNeutronConfigImage"] = patch_image(
-            current["ContainerNeutronConfigImage"], inputs, address)[0]
+            current["ContainerNeutronConfigImage"], inputs, address, digest)[0]
     return Patched(base=agent_base, pushed=pushed, layer_bytes=layer, image_bytes=size,
                    extra=extra, current=current)
 

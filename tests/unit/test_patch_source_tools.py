@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ def _tool(path: Path, *args: str, cwd: Path | None = None,
                           check=False, cwd=cwd, env={"PATH": "/usr/bin:/bin", **env})
 
 
-def test_sync_copies_only_changed_files_and_drops_stale_bytecode(tmp_path: Path) -> None:
+def test_sync_copies_only_changed_files_and_compiles_them_again(tmp_path: Path) -> None:
     installed = tmp_path / "site" / "tompkg"
     (installed / "__pycache__").mkdir(parents=True)
     (installed / "__init__.py").write_text("")
@@ -41,7 +43,11 @@ def test_sync_copies_only_changed_files_and_drops_stale_bytecode(tmp_path: Path)
     assert proc.stdout.strip() == f"tompkg: 2 changed files copied into {tmp_path / 'site'}"
     assert (installed / "edited.py").read_text() == "B = 2\n"
     assert (installed / "added.py").read_text() == "C = 3\n"
-    assert not (installed / "__pycache__/edited.cpython-311.pyc").exists()
+    # The copied modules carry bytecode of their new source; the untouched one keeps its own.
+    for name in ("edited", "added"):
+        cached = Path(importlib.util.cache_from_source(str(installed / f"{name}.py")))
+        code = marshal.loads(cached.read_bytes()[16:])
+        assert code.co_consts[0] == (2 if name == "edited" else 3)
     assert (installed / "__pycache__/same.cpython-311.pyc").read_bytes() == b"kept"
 
 

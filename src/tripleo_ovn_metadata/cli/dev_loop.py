@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = patch.Inputs(rpms=args.rpm, debs=args.deb, wheels=args.wheel, sources=args.source,
                           rpm_unpack=args.rpm_unpack, sync=args.sync)
     loop = devloop.run(inputs, env_files=args.env_files, timeout=args.timeout)
-    for phase in loop.phases:
-        print(f"{phase.name:20} {phase.seconds:6.1f} s  {phase.detail}")
-    print(f"{'total':20} {loop.total:6.1f} s  change to 200")
+    for line in devloop.phase_lines(loop):
+        print(line)
+    print(f"{'total':22} {loop.total:6.1f} s  change to 200 (wall time)")
     print(f"agent image: {loop.ref}")
     print(f"running agent: {loop.agent_version}")
     print(f"env file: {loop.env_file}")

@@ -7,14 +7,18 @@ next to ``rpm_unpack.py`` (whose ``installed_dir`` and ``copy`` it uses):
 
 Each top-level package of TREE (a directory with ``__init__.py``) that this python3
 already imports is updated in place: a file is copied only when its bytes differ (so the
-layer holds just the change) and a replaced module's stale bytecode goes. Metadata, entry
-points and the version stay the installed ones; files the tree lacks are kept.
+layer holds just the change) and a replaced module is byte-compiled again, as pip and
+dpkg compile what they install (the agent's user cannot write ``__pycache__``, so a
+module left without bytecode would be compiled in memory at every start). Metadata,
+entry points and the version stay the installed ones; files the tree lacks are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
+import py_compile
 import sys
 
 from rpm_unpack import copy, installed_dir
@@ -42,6 +46,14 @@ def changed(tree: str, package: str, into: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def compile_module(target: str) -> None:
+    """Byte-compile ``target`` where its interpreter looks; like pip, a file that does not
+    compile (a test fixture, say) is left without bytecode."""
+    if target.endswith(".py"):
+        with contextlib.suppress(py_compile.PyCompileError):
+            py_compile.compile(target, doraise=True)
+
+
 def main(argv: list[str]) -> int:
     """Sync every installed top-level package of ``argv[1]``; 1 when none is installed."""
     tree = argv[1]
@@ -55,6 +67,7 @@ def main(argv: list[str]) -> int:
         pairs = changed(tree, package, into)
         for source, target in pairs:
             copy(source, target)
+            compile_module(target)
         synced += 1
         print(f"{package}: {len(pairs)} changed files copied into {into}")
     if not synced:
