@@ -108,6 +108,18 @@ def test_config_image_has_puppet_and_the_modules_but_not_ours(by_digest: dict[st
     assert ours.stdout.strip() == "0"
 
 
+
+def test_config_image_facter_skips_augeas_but_resolves_the_rest(
+        by_digest: dict[str, str]) -> None:
+    """facter.conf blocks the augeas fact (it started augeas in every Puppet run)."""
+    proc = podman_run(by_digest[CONFIG], "bash", "-c",
+                      "facter --json augeas os.family processors.count")
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert facts["augeas"] is None
+    assert facts["os.family"] == "Debian" and facts["processors.count"] >= 1
+
+
 #: What each OVN image must run: THT's kolla commands and healthchecks, and ovn-ctl.
 OVN_TOOLS = {
     "ContainerOvnNbDbImage": "start-nb-db-server ovsdb-server ovsdb-tool ovn-nbctl ovn-appctl"
