@@ -78,6 +78,10 @@ def kept_bundle(stdout: str) -> Path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert "ovn-metadata-agent" in (bundle / "agent.log").read_text()
     assert "table=" in (bundle / "flows.txt").read_text()
+    # The test VMs' and the metadata namespaces' ports: their ofport and any open error.
+    interfaces = (bundle / "ovs-interfaces.txt").read_text()
+    assert "ofport" in interfaces and "iface-id" in interfaces, interfaces[:500]
+    assert "tom-vm" in (bundle / "netns-addresses.txt").read_text()
     for rows in ("sb-chassis", "sb-chassis-private", "sb-port-binding"):
         assert "_uuid" in (bundle / f"{rows}.txt").read_text(), rows
     # Collected while verify's test networks still existed.
@@ -191,6 +195,7 @@ def test_verify_without_deploy_is_one_line() -> None:
 # --- the dev loop: an unreleased change is what the deployed agent runs ---------------
 
 AGENT_LOG = Path("/var/log/containers/neutron/ovn-metadata-agent.log")
+WRAPPER = config.DEFAULT_OUTPUT / "etc/neutron/ovn_metadata_haproxy_wrapper"
 AGENT_PY = "neutron/agent/ovn/metadata/agent.py"
 GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.invalid"]
 
@@ -292,6 +297,9 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         offset = log_size()
         refused = tool("dev-loop", "--rpm", str(rpm))
         assert refused.returncode == 1 and "--rpm-unpack-without-deps" in refused.stderr
+        # Render and Puppet ran beside the refused patch; the config names the running image
+        # again (the sidecar wrapper would otherwise name one that was never pushed).
+        assert agent_image() in WRAPPER.read_text()
         unpacked = tool("dev-loop", "--rpm", str(rpm), "--rpm-unpack-without-deps")
         assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", unpacked.stdout, re.M)[1])

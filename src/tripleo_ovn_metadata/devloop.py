@@ -13,6 +13,7 @@ deployment at the image is written as well.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tripleo_ovn_metadata import deploy, image, patch, paths, procs, registry, verify
-from tripleo_ovn_metadata.errors import ToolError
+from tripleo_ovn_metadata.errors import BundleError, ToolError
 from tripleo_ovn_metadata.progress import human_bytes
 
 #: How long the current agent may take to serve the new VM before the redeploy goes on
@@ -61,6 +62,13 @@ def env_file() -> Path:
     return paths.state_dir() / "dev-loop" / "images-environment.yaml"
 
 
+def running_image() -> str | None:
+    """The image the deployed agent container runs, when there is one."""
+    proc = procs.run(["podman", "container", "inspect", "--format", "{{.ImageName}}",
+                      deploy.AGENT], check=False, timeout=60)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
 def running_version() -> str:
     """``neutron-ovn-metadata-agent --version`` inside the running agent container."""
     proc = procs.run(["podman", "exec", deploy.AGENT, "neutron-ovn-metadata-agent",
@@ -92,6 +100,7 @@ def run(inputs: patch.Inputs, env_files: Sequence[Path] = (), timeout: float = 1
     inputs.check()
     address = registry.ensure_running().address
     current = image.ensure_images(address)
+    running = running_image()
     started = time.monotonic()
     base = current["ContainerOvnMetadataImage"]
     digest = inputs.digest()
@@ -108,7 +117,15 @@ def run(inputs: patch.Inputs, env_files: Sequence[Path] = (), timeout: float = 1
         # shutdown then waits forever).
         prepared, prepare_s = _timed(deploy.deploy,
                                      dataclasses.replace(options, prepare_only=True))
-        result, patch_s = patching.result()
+        try:
+            result, patch_s = patching.result()
+        except Exception:
+            # The config now names an image that does not exist: back to the running one's
+            # (the patch's own error is what the user sees).
+            restore = {**current, "ContainerOvnMetadataImage": running or base}
+            with contextlib.suppress(BundleError):
+                deploy.deploy(dataclasses.replace(options, images=restore, prepare_only=True))
+            raise
         (status, _body), serve_s = serving.result()
         pushed = result.pushed
         sizes = f"layer {human_bytes(result.layer_bytes)}, pushed {human_bytes(pushed.uploaded)}"

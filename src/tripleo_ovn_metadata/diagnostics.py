@@ -65,6 +65,13 @@ def _pieces(target: verify.Target) -> dict[str, list[str]]:
         "netns.txt": target.cmd("ip", "netns", "list"),
         "ovs-vsctl-show.txt": target.vs_cmd("show"),
         "flows.txt": target.cmd("ovs-ofctl", "dump-flows", verify.BRIDGE),
+        # A port OVS could not open (ofport -1, error set) drops all of a network's
+        # traffic: the VM sees no answer at all (HTTP 0), as in issue 13's flake.
+        "ovs-interfaces.txt": target.vs_cmd(
+            "--columns=name,ofport,error,link_state,admin_state,external_ids",
+            "list", "Interface"),
+        "bridge-ports.txt": target.cmd("ovs-ofctl", "show", verify.BRIDGE),
+        "netns-addresses.txt": target.cmd("ip", "-all", "netns", "exec", "ip", "-br", "addr"),
         # ovs-dpctl reads kernel datapaths only; the netdev one's flows are in ovs-vswitchd.
         "datapath-flows.txt": target.cmd("ovs-appctl", "-t", target.vswitchd_ctl,
                                          "dpctl/dump-flows", "-m"),
