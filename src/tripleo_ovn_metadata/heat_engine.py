@@ -280,7 +280,7 @@ class EngineProcess:
                 self._proc.stdin.close()
         self._tmp.cleanup()
 
-    def call(
+    def send(
         self,
         operation: str,
         name: str,
@@ -289,16 +289,14 @@ class EngineProcess:
         files: Mapping[str, Any],
         *,
         source: Path,
-        timeout: float = CREATE_TIMEOUT,
-    ) -> Any:
-        """Send ``preview`` or ``create`` to the child and return its answer.
+    ) -> None:
+        """Hand ``preview`` or ``create`` to the child; :meth:`answer` collects the result.
 
         The request (it holds the generated passwords) goes through a pipe, never a file.
+        The write returns once the booted child has read it, so children sent one after
+        the other work side by side.
         """
         import json
-        import subprocess
-
-        from tripleo_ovn_metadata.errors import ToolError
 
         if operation not in OPERATIONS:
             raise ValueError(operation)
@@ -311,12 +309,25 @@ class EngineProcess:
             "files": decoded,
             "source": str(source),
         }
+        stdin = self._proc.stdin
+        if stdin is None:
+            raise ValueError("request already sent")
+        self._proc.stdin = None
+        # BrokenPipeError: the child died, and answer() says why.
+        with contextlib.suppress(BrokenPipeError), stdin:
+            stdin.write(json.dumps(request).encode("utf-8"))
+
+    def answer(self, timeout: float = CREATE_TIMEOUT) -> Any:
+        """Wait for the child to answer the request :meth:`send` handed it."""
+        import json
+        import subprocess
+
+        from tripleo_ovn_metadata.errors import ToolError
+
         try:
-            self._proc.communicate(json.dumps(request).encode("utf-8"), timeout=timeout + 60)
+            self._proc.wait(timeout=timeout + 60)
         except subprocess.TimeoutExpired:
             raise ToolError(f"Heat engine: no answer after {timeout + 60:.0f} s") from None
-        except BrokenPipeError:
-            self._proc.wait()
         if not self._result.is_file():
             text = self._stderr.read_text(encoding="utf-8", errors="replace")
             lines = [line for line in text.splitlines() if line.strip()]
@@ -326,6 +337,21 @@ class EngineProcess:
         if "error" in answer:
             raise InputError(answer["error"]["path"], answer["error"]["message"])
         return answer["value"]
+
+    def call(
+        self,
+        operation: str,
+        name: str,
+        template: Mapping[str, Any],
+        env: Mapping[str, Any],
+        files: Mapping[str, Any],
+        *,
+        source: Path,
+        timeout: float = CREATE_TIMEOUT,
+    ) -> Any:
+        """Send ``preview`` or ``create`` to the child and return its answer."""
+        self.send(operation, name, template, env, files, source=source)
+        return self.answer(timeout)
 
 
 def run(

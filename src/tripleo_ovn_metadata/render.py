@@ -6,20 +6,22 @@ in order), then the role's parameters (``RoleParametersDefault`` + ``<Role>Param
 then explicit ``-p`` parameters.
 
 ``render_role_data`` evaluates our single template in-process (0.2 s after boot);
-``render_plan`` creates the stock role service chains (nested stacks) in a local Heat
-engine (heat_engine) for the container plan of every role. It caches (render_cache) the
+``render_plan`` creates the stock role service chains (nested stacks) in local Heat
+engines (heat_engine; one process per CPU, the roles dealt out) for the container plan of
+every role. It caches (render_cache) the
 stock tree processed for the roles file, merged as heatclient merges its registry (keyed
 by the content of the whole stock tree and of the roles file), and each plan under the
 SHA-256 of the exact request the engine was given (template, merged environments, every
 file's content; not the random passwords, which no plan shows) and of the code and
-packages that evaluate it. The engine boots in its child process meanwhile."""
+packages that evaluate it. The engines boot in their child processes meanwhile."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,8 @@ def render_role_data(
 PLAN_SERVICE_DIR = "/deployment/ovn/"
 #: ``ServiceData.net_cidr_map`` as overcloud.yaml passes it without network isolation.
 PLAN_NET_CIDR_MAP = {"ctlplane": ["192.168.24.0/24"]}
+#: The most Heat engine processes one render starts (each holds about 150 MB).
+MAX_ENGINES = 4
 
 
 def plan_services(role: Mapping[str, Any], env: Mapping[str, Any]) -> list[str]:
@@ -178,6 +182,18 @@ def plan_template(roles: Sequence[Mapping[str, Any]], env: Mapping[str, Any]) ->
     }
 
 
+def engine_groups(roles: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The roles dealt out to one Heat engine process per CPU (at most MAX_ENGINES).
+
+    Each role's chain is its own nested stack, wired to ServiceNetMap and EndpointMap
+    only, so a wrapper of some roles yields those roles' role_data as the wrapper of all
+    of them does; the engines create them side by side (Heat in one process is bound by
+    one CPU).
+    """
+    count = max(1, min(len(roles), MAX_ENGINES, len(os.sched_getaffinity(0))))
+    return [list(roles[index::count]) for index in range(count)]
+
+
 def declared_parameters(files: Mapping[str, Any]) -> set[str]:
     """Every parameter name a HOT template among ``files`` declares."""
     import yaml
@@ -222,10 +238,12 @@ def _stock_key(roles_path: Path) -> str:
     )
 
 
-def stock_templates(roles_path: Path) -> tuple[StockTemplates, bool]:
+def stock_templates(roles_path: Path, on_miss: Callable[[], None] | None = None
+                    ) -> tuple[StockTemplates, bool]:
     """process-templates of stock THT for ``roles_path``, merged; and whether it was cached.
 
-    Keyed by the content of the whole stock tree and of the roles file.
+    Keyed by the content of the whole stock tree and of the roles file. ``on_miss`` is
+    called before the templates are processed (when they were not in the cache).
     """
     import tempfile
 
@@ -238,6 +256,8 @@ def stock_templates(roles_path: Path) -> tuple[StockTemplates, bool]:
                       (stock.declared, list))  # fmt: skip
             if all(isinstance(part, kind) for part, kind in shapes):
                 return stock, True
+    if on_miss is not None:
+        on_miss()
     with tempfile.TemporaryDirectory(prefix="tom-render-") as tmp:
         processed = tht.process_templates(roles_path, Path(tmp) / "tht")
         files, env = tht.merged_environment([processed / tht.REGISTRY])
@@ -313,7 +333,8 @@ class _Merged:
 
 
 def _merge(
-    roles_path: Path, env_files: Sequence[Path], use_cache: bool, stack: contextlib.ExitStack
+    roles_path: Path, env_files: Sequence[Path], use_cache: bool, stack: contextlib.ExitStack,
+    on_miss: Callable[[], None],
 ) -> _Merged:
     """The stock tree processed for the roles and its registry merged with ``env_files``.
 
@@ -324,9 +345,10 @@ def _merge(
 
     with progress.step("process stock templates") as stp:
         if use_cache:
-            stock, hit = stock_templates(roles_path)
+            stock, hit = stock_templates(roles_path, on_miss)
             stp.detail = "cached" if hit else "cache written"
         else:
+            on_miss()
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="tom-render-"))
             processed = tht.process_templates(roles_path, Path(tmp) / "tht")
     if use_cache:
@@ -368,10 +390,18 @@ def render_plan(
     roles = load_roles(roles_path)
     for env_file in env_files:
         yamlio.load_mapping(env_file)
+    groups = engine_groups(roles)
     with contextlib.ExitStack() as stack:
-        # the engine boots in its own process while this one prepares the request
-        child = stack.enter_context(heat_engine.EngineProcess())
-        merged = _merge(roles_path, env_files, use_cache, stack)
+        # One engine boots in its own process while this one prepares the request; the
+        # others once the stock templates or the plan are not in the cache (a warm render
+        # needs none), so that they boot while the templates are processed.
+        children = [stack.enter_context(heat_engine.EngineProcess())]
+
+        def more_engines() -> None:
+            while len(children) < len(groups):
+                children.append(stack.enter_context(heat_engine.EngineProcess()))
+
+        merged = _merge(roles_path, env_files, use_cache, stack, more_engines)
         with progress.step("merge environments and generate parameters"):
             files, env = merged.files, merged.env
             tht.check_parameters(env_files, {"parameters": dict.fromkeys(merged.top_parameters)})
@@ -391,11 +421,17 @@ def render_plan(
             with progress.step("the plan of this exact request, from the cache") as stp:
                 stp.detail = f"{len(plans)} roles"
             return plans
-        with progress.step("create the role service chains in a local Heat engine") as stp:
+        more_engines()
+        with progress.step("create the role service chains in local Heat engines") as stp:
             # the generated passwords go first, as in a new plan; nothing else overrides them
             env["parameter_defaults"] = {**generated_passwords(), **defaults}
-            outputs = child.call("create", "render", template, env, files, source=roles_path)
-            stp.detail = f"{len(roles)} roles"
+            for child, group in zip(children, groups, strict=True):
+                child.send("create", "render", plan_template(group, env), env, files,
+                           source=roles_path)
+            outputs = {}
+            for child in children:
+                outputs.update(child.answer())
+            stp.detail = f"{len(roles)} roles, {len(children)} engines"
     plans = [
         plan.RolePlan(
             role=role["name"],
