@@ -245,7 +245,7 @@ class EngineProcess:
     """A child process that boots its engine at once and then serves one request.
 
     Start it early (``with EngineProcess() as child:``) and prepare the request while it
-    boots (about 2 s); leaving the block without :meth:`call` ends the child.
+    boots (about 2 s); leaving the block without :meth:`send` ends the child.
     """
 
     def __init__(self) -> None:
@@ -338,21 +338,6 @@ class EngineProcess:
             raise InputError(answer["error"]["path"], answer["error"]["message"])
         return answer["value"]
 
-    def call(
-        self,
-        operation: str,
-        name: str,
-        template: Mapping[str, Any],
-        env: Mapping[str, Any],
-        files: Mapping[str, Any],
-        *,
-        source: Path,
-        timeout: float = CREATE_TIMEOUT,
-    ) -> Any:
-        """Send ``preview`` or ``create`` to the child and return its answer."""
-        self.send(operation, name, template, env, files, source=source)
-        return self.answer(timeout)
-
 
 def run(
     operation: str,
@@ -366,7 +351,8 @@ def run(
 ) -> Any:
     """Run ``preview`` or ``create`` in a child process with its own engine."""
     with EngineProcess() as child:
-        return child.call(operation, name, template, env, files, source=source, timeout=timeout)
+        child.send(operation, name, template, env, files, source=source)
+        return child.answer(timeout)
 
 
 def _serve(result_path: str) -> None:
