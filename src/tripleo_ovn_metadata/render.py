@@ -182,15 +182,27 @@ def plan_template(roles: Sequence[Mapping[str, Any]], env: Mapping[str, Any]) ->
     }
 
 
+def others_running() -> int:
+    """How many other tasks are runnable on this machine now (``/proc/loadavg``'s 4th
+    field counts this one too; the load average would count our own last renders)."""
+    try:
+        running = Path("/proc/loadavg").read_text(encoding="ascii").split()[3].split("/")[0]
+        return max(0, int(running) - 1)
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def engine_groups(roles: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
-    """The roles dealt out to one Heat engine process per CPU (at most MAX_ENGINES).
+    """The roles dealt out to one Heat engine process per idle CPU (at most MAX_ENGINES).
 
     Each role's chain is its own nested stack, wired to ServiceNetMap and EndpointMap
     only, so a wrapper of some roles yields those roles' role_data as the wrapper of all
     of them does; the engines create them side by side (Heat in one process is bound by
-    one CPU).
+    one CPU). CPUs that other processes keep busy right now are not counted: there a
+    second engine would only take CPU from them and boot Heat twice.
     """
-    count = max(1, min(len(roles), MAX_ENGINES, len(os.sched_getaffinity(0))))
+    idle = len(os.sched_getaffinity(0)) - others_running()
+    count = max(1, min(len(roles), MAX_ENGINES, idle))
     return [list(roles[index::count]) for index in range(count)]
 
 
