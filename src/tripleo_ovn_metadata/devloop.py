@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tripleo_ovn_metadata import deploy, image, patch, paths, procs, registry, verify
+from tripleo_ovn_metadata import deploy, image, libchecks, patch, paths, procs, registry, verify
 from tripleo_ovn_metadata.errors import BundleError, ToolError
 from tripleo_ovn_metadata.progress import human_bytes
 
@@ -62,13 +62,6 @@ def env_file() -> Path:
     return paths.state_dir() / "dev-loop" / "images-environment.yaml"
 
 
-def running_image() -> str | None:
-    """The image the deployed agent container runs, when there is one."""
-    proc = procs.run(["podman", "container", "inspect", "--format", "{{.ImageName}}",
-                      deploy.AGENT], check=False, timeout=60)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-
 def running_version() -> str:
     """``neutron-ovn-metadata-agent --version`` inside the running agent container."""
     proc = procs.run(["podman", "exec", deploy.AGENT, "neutron-ovn-metadata-agent",
@@ -100,7 +93,7 @@ def run(inputs: patch.Inputs, env_files: Sequence[Path] = (), timeout: float = 1
     inputs.check()
     address = registry.ensure_running().address
     current = image.ensure_images(address)
-    running = running_image()
+    running = libchecks.agent_image()  # the deployed agent's, else the current build
     started = time.monotonic()
     base = current["ContainerOvnMetadataImage"]
     digest = inputs.digest()
@@ -122,7 +115,7 @@ def run(inputs: patch.Inputs, env_files: Sequence[Path] = (), timeout: float = 1
         except Exception:
             # The config now names an image that does not exist: back to the running one's
             # (the patch's own error is what the user sees).
-            restore = {**current, "ContainerOvnMetadataImage": running or base}
+            restore = {**current, "ContainerOvnMetadataImage": running}
             with contextlib.suppress(BundleError):
                 deploy.deploy(dataclasses.replace(options, images=restore, prepare_only=True))
             raise
