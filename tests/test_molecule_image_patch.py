@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,15 @@ VENV = REPO / ".venv-ansible"
 
 
 def _images() -> set[str]:
-    """The images the scenario makes and must remove (others may come and go meanwhile)."""
-    out = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                         capture_output=True, text=True, check=True).stdout
-    return {ref for ref in out.split() if "molecule" in ref}
+    """The images the scenario makes and must remove (others may come and go meanwhile:
+    ``podman images`` fails when one goes while it lists them, so it is asked again)."""
+    for _ in range(5):
+        proc = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return {ref for ref in proc.stdout.split() if "molecule" in ref}
+        time.sleep(1)
+    raise AssertionError(f"podman images failed 5 times: {proc.stderr.strip()}")
 
 
 @pytest.mark.slow

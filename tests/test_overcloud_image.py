@@ -10,8 +10,11 @@ input and a failing install leave the image as it was, byte for byte.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +189,31 @@ def test_missing_module_dir_and_nothing_to_do_are_one_line(
         f"{tmp_path / 'empty-bundle' / artifact.MODULE}: no such Puppet module "
         "(no manifests/ directory)\n")
     assert _sha(disk) == before
+
+
+def test_accelerator_is_probed_once_per_machine(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer lives in the state directory, so a fresh checkout does not probe again;
+    a KVM that hangs costs the kernel probe's seconds, not an appliance's two minutes."""
+    monkeypatch.setenv("TRIPLEO_OVN_METADATA_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("TRIPLEO_OVN_METADATA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LIBGUESTFS_BACKEND_SETTINGS", raising=False)
+    started = time.monotonic()
+    chosen = overcloud_image.accelerator()
+    took = time.monotonic() - started
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):  # nothing to probe, nothing kept
+        assert chosen == "tcg" and not (tmp_path / "state").exists()
+        return
+    kept = json.loads((tmp_path / "state" / "guestfs-accelerator.json").read_text())
+    assert kept["accelerator"] == chosen
+    if chosen == "tcg" and "did not boot under KVM" in kept["why"]:
+        assert took < overcloud_image.KERNEL_PROBE_TIMEOUT + 10, took
+    # Asked again (another checkout: another cache dir), it is not probed again.
+    monkeypatch.setenv("TRIPLEO_OVN_METADATA_CACHE", str(tmp_path / "other-cache"))
+    monkeypatch.setattr(overcloud_image, "_kernel_panics_under_kvm", _must_not_probe)
+    monkeypatch.setattr(overcloud_image, "_appliance_boots_under_kvm", _must_not_probe)
+    assert overcloud_image.accelerator() == chosen
+
+
+def _must_not_probe() -> tuple[bool, str]:
+    raise AssertionError("probed again")

@@ -40,8 +40,10 @@ MODULE_PATH = PurePosixPath("/") / artifact.PREFIX
 #: Where packages wait in the guest while they are installed (removed afterwards).
 UPLOAD_DIR = PurePosixPath("/var/tmp/tripleo-ovn-metadata")
 QCOW2_MAGIC = b"QFI\xfb"
-#: A launch that neither works nor fails within this is a hung accelerator.
+#: An appliance launch that neither works nor fails within this is a hung accelerator.
 PROBE_TIMEOUT = 120
+#: The host kernel's boot to its panic under KVM (about a second when KVM works).
+KERNEL_PROBE_TIMEOUT = 15
 PATCH_TIMEOUT = 3600
 
 
@@ -106,18 +108,48 @@ def _probe_key() -> str:
     return json.dumps([platform.release(), kernels, qemu, qemu_mtime])
 
 
+def _kernel_panics_under_kvm() -> tuple[bool, str]:
+    """Boot the host's kernel under KVM, with the CPU libguestfs asks for, and no root:
+    a working KVM reaches the panic in about a second; a hung one never does."""
+    kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
+    cmd = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "max,la57=off", "-m", "256",
+           "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
+           "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1"]
+    try:
+        proc = procs.run(cmd, check=False, timeout=KERNEL_PROBE_TIMEOUT, input_text="")
+    except ToolError:
+        return False, f"{kernel.name} did not boot under KVM in {KERNEL_PROBE_TIMEOUT} s"
+    if "Kernel panic" in proc.stdout:
+        return True, ""
+    return False, f"{kernel.name} under KVM: {_guestfs_error(proc.stderr) or 'no panic'}"
+
+
+def _appliance_boots_under_kvm() -> tuple[bool, str]:
+    """One real appliance launch (libguestfs picks KVM when it can)."""
+    env = dict(os.environ, LIBGUESTFS_BACKEND="direct")
+    try:
+        proc = procs.run(["guestfish", "--ro", "-a", "/dev/null", "--", "run"], check=False,
+                         env=env, timeout=PROBE_TIMEOUT)
+    except ToolError as exc:  # timed out: the guest hangs under this KVM
+        return False, str(exc)
+    return proc.returncode == 0, _guestfs_error(proc.stderr + proc.stdout)
+
+
 def accelerator() -> str:
     """``kvm`` or ``tcg``: what libguestfs' appliance boots with on this machine.
 
     ``LIBGUESTFS_BACKEND_SETTINGS=force_tcg`` in the environment means TCG. Otherwise,
-    with a usable ``/dev/kvm``, one appliance launch decides; the answer is cached per
-    host kernel, /boot kernels and qemu binary.
+    with a usable ``/dev/kvm``: the host's kernel must reach its panic under KVM (seconds;
+    a hung KVM costs :data:`KERNEL_PROBE_TIMEOUT`, not an appliance's two minutes), then
+    one appliance launch confirms. The answer is a property of the machine, so it is kept
+    in the state directory (every checkout shares it), per host kernel, /boot kernels
+    and qemu binary.
     """
     if "force_tcg" in os.environ.get("LIBGUESTFS_BACKEND_SETTINGS", ""):
         return "tcg"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg"
-    cache = paths.cache_dir() / "guestfs-accelerator.json"
+    cache = paths.state_dir() / "guestfs-accelerator.json"
     key = _probe_key()
     try:
         known = json.loads(cache.read_text())
@@ -126,18 +158,14 @@ def accelerator() -> str:
     except (OSError, ValueError):
         pass
     with step("probe KVM for libguestfs' appliance") as current:
-        env = dict(os.environ, LIBGUESTFS_BACKEND="direct")
-        try:
-            proc = procs.run(["guestfish", "--ro", "-a", "/dev/null", "--", "run"], check=False,
-                             env=env, timeout=PROBE_TIMEOUT)
-            ok, why = proc.returncode == 0, _guestfs_error(proc.stderr + proc.stdout)
-        except ToolError as exc:  # timed out: the guest hangs under this KVM
-            ok, why = False, str(exc)
+        ok, why = _kernel_panics_under_kvm()
+        if ok:
+            ok, why = _appliance_boots_under_kvm()
         chosen = "kvm" if ok else "tcg"
         current.detail = chosen
     if not ok:
         LOG.warning("KVM cannot boot libguestfs' appliance here (%s): using TCG, slower", why)
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     cache.write_text(json.dumps({"key": key, "accelerator": chosen, "why": why}) + "\n")
     return chosen
 
