@@ -34,7 +34,7 @@ def _restart_outage() -> verify.Outage:
         status, _body = verify.wait_for(vm, lambda s, b: s == 200, 120)
         if status != 200:
             sys.exit(f"bench_e2e: no metadata for the VM (HTTP {status})")
-        return verify.restart_outage(vm).outage
+        return verify.restart_outage(vm)
 
 
 def _outage_sidecars_off() -> verify.Outage:
