@@ -465,7 +465,9 @@ def destroy(purge_secret: bool = False) -> list[str]:
         return removed
     from tripleo_ovn_metadata import verify  # its test VMs, if a run was interrupted
 
-    verify.cleanup_recorded()
+    # This host's record only: the rehearsal nodes' records belong to a verify that may
+    # be running there now (nodes down removes them with the nodes).
+    verify.cleanup_recorded(verify.HOST)
     vars_file = Path(record.get("vars_file", ""))
     inventory = Path(record.get("inventory", ""))
     if vars_file.is_file() and inventory.is_file():

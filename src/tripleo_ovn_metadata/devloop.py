@@ -62,11 +62,22 @@ def env_file() -> Path:
     return paths.state_dir() / "dev-loop" / "images-environment.yaml"
 
 
-def running_version() -> str:
-    """``neutron-ovn-metadata-agent --version`` inside the running agent container."""
-    proc = procs.run(["podman", "exec", deploy.AGENT, "neutron-ovn-metadata-agent",
-                      "--version"], check=False, timeout=60)
-    return (proc.stdout or proc.stderr).strip().splitlines()[-1] if proc.returncode == 0 else ""
+def running_version(attempts: int = 5) -> str:
+    """``neutron-ovn-metadata-agent --version`` inside the running agent container.
+
+    Asked again a few times: on this cgroup v1 host a ``podman exec`` into a container
+    just (re)created can fail for a moment. When it never answers, says why.
+    """
+    for attempt in range(attempts):
+        proc = procs.run(["podman", "exec", deploy.AGENT, "neutron-ovn-metadata-agent",
+                          "--version"], check=False, timeout=60)
+        output = (proc.stdout or proc.stderr).strip()
+        if proc.returncode == 0 and output:
+            return output.splitlines()[-1]
+        if attempt < attempts - 1:
+            time.sleep(1)
+    why = output.splitlines()[-1] if output else "no output"
+    return f"unknown (podman exec exit {proc.returncode}: {why})"
 
 
 def phase_lines(loop: Loop) -> list[str]:

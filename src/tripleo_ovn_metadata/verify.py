@@ -325,20 +325,19 @@ def remove(vms: list[Vm], target: Target = HOST) -> None:
                            check=False)
 
 
-def cleanup_recorded(target: Target | None = None) -> None:
-    """Remove what an interrupted verify left on ``target`` (every target when None)."""
-    paths_ = [state_file(target)] if target else sorted(state_file().parent.glob("*.json"))
-    for path in paths_:
-        if not path.is_file():
-            continue
+def cleanup_recorded(target: Target) -> None:
+    """Remove what an interrupted verify left on ``target``, and only there: another
+    target's record may belong to a verify running there now."""
+    path = state_file(target)
+    if path.is_file():
         try:
             record = json.loads(path.read_text())
             vms = [Vm(**item) for item in record["vms"]]
             where = Target(name=record["name"], prefix=tuple(record["prefix"]),
                            nb_db=record["nb_db"])
         except (ValueError, TypeError, KeyError):
-            vms, where = [], HOST
-        if target is not None and target.instances is not None:
+            vms, where = [], target
+        if target.instances is not None:
             for guest in (vm for vm in vms if vm.dhcp):  # an interrupted cloud-init row
                 target.instances.delete(guest.instance)
         remove(vms, where)
