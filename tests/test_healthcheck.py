@@ -62,6 +62,21 @@ class Agent:
                 pytest.fail(f"never healthy: {found[1]}\n{logs.stdout}{logs.stderr}")
             time.sleep(1)
 
+    def wait_started(self, within: float) -> None:
+        """The agent's start-up sync has spawned its privsep daemon: the helper has read
+        the agent's config files by then. (A test that removes the ini while a loaded
+        machine still starts the agent made that helper fail, and the agent with it.)"""
+        deadline = time.monotonic() + within
+        while True:
+            logs = subprocess.run(["podman", "logs", self.name], capture_output=True,
+                                  text=True, check=False)
+            if "Spawned new privsep daemon" in logs.stdout + logs.stderr:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"no privsep daemon within {within:.0f} s\n"
+                            f"{(logs.stdout + logs.stderr)[-3000:]}")
+            time.sleep(1)
+
     def as_root(self, script: str) -> None:
         run(["podman", "exec", "--user", "root", self.name, "sh", "-c", script])
 
@@ -162,6 +177,7 @@ def agent(request: pytest.FixtureRequest, built_images: dict[str, str]) -> Itera
              "-v", f"{root}:{root}", built_images["ContainerOvnMetadataImage"]], timeout=600)
         found = Agent(name, remote, root / "sb.pid")
         found.wait_healthy(90)
+        found.wait_started(90)
         yield found
     finally:
         subprocess.run(["podman", "rm", "--force", "--time", "2", name], capture_output=True,
