@@ -88,8 +88,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    if _machine():
-        sys.exit(f"bench_fresh_runs: not a fresh state ({', '.join(_machine())}); "
+    left = _machine()
+    if left:
+        sys.exit(f"bench_fresh_runs: not a fresh state ({', '.join(left)}); "
                  "run tripleo-ovn-metadata destroy first")
     passed = 0
     for number in range(1, args.runs + 1):
