@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import cli, paths, plan, render
+from tripleo_ovn_metadata import cli, paths, plan, render, render_cache
 
 ROOT = paths.bundle_root()
 STOCK_CONTROLLER = Path("deployment/ovn/ovn-controller-container-puppet.yaml")
@@ -211,4 +211,24 @@ def test_corrupt_entries_are_rebuilt(world: World, baseline: list[dict]) -> None
     plans, lines = _render(world)
     assert not _from_cache(lines) and not _stock_cached(lines)
     assert plans == baseline
+    _assert_back_to(world, baseline)
+
+
+def _stock_entry(world: World) -> dict:
+    entry = render_cache.load("stock", render._stock_key(world.roles))
+    assert isinstance(entry, dict)
+    return entry
+
+
+def test_declared_parameters_are_found_once_a_p_asks(world: World, baseline: list[dict]) -> None:
+    """A plain render does not read every template for its parameters; the first ``-p``
+    does and keeps them in the stock entry, where a later ``-p`` finds them."""
+    assert _stock_entry(world)["declared"] is None
+    plans, lines = _render(world, parameters={"OVNIntegrationBridge": "br-test"})
+    assert _stock_cached(lines) and not _from_cache(lines)
+    assert plans == baseline
+    declared = _stock_entry(world)["declared"]
+    assert "OVNIntegrationBridge" in declared and "NeutronMetadataWorkers" in declared
+    with pytest.raises(render.InputError, match="-p OVNIntegrationBrdge: unknown parameter"):
+        _render(world, parameters={"OVNIntegrationBrdge": "br-int"})
     _assert_back_to(world, baseline)

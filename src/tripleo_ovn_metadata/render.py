@@ -7,13 +7,13 @@ then explicit ``-p`` parameters.
 
 ``render_role_data`` evaluates our single template in-process (0.2 s after boot);
 ``render_plan`` creates the stock role service chains (nested stacks) in local Heat
-engines (heat_engine; one process per CPU, the roles dealt out) for the container plan of
-every role. It caches (render_cache) the
-stock tree processed for the roles file, merged as heatclient merges its registry (keyed
-by the content of the whole stock tree and of the roles file), and each plan under the
-SHA-256 of the exact request the engine was given (template, merged environments, every
-file's content; not the random passwords, which no plan shows) and of the code and
-packages that evaluate it. The engines boot in their child processes meanwhile."""
+engines (heat_engine; one per idle CPU, forks of one booted engine process, the roles
+dealt out) for the container plan of every role. It caches (render_cache) the stock tree
+processed for the roles file, merged as heatclient merges its registry (keyed by the
+content of the whole stock tree and of the roles file), and each plan under the SHA-256
+of the exact request the engine was given (template, merged environments, every file's
+content; not the random passwords, which no plan shows) and of the code and packages
+that evaluate it. The engine boots in its child process meanwhile."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import contextlib
 import copy
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,7 @@ def render_role_data(
 PLAN_SERVICE_DIR = "/deployment/ovn/"
 #: ``ServiceData.net_cidr_map`` as overcloud.yaml passes it without network isolation.
 PLAN_NET_CIDR_MAP = {"ctlplane": ["192.168.24.0/24"]}
-#: The most Heat engine processes one render starts (each holds about 150 MB).
+#: The most Heat engines one render forks (each holds about 150 MB, mostly shared).
 MAX_ENGINES = 4
 
 
@@ -193,13 +193,13 @@ def others_running() -> int:
 
 
 def engine_groups(roles: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
-    """The roles dealt out to one Heat engine process per idle CPU (at most MAX_ENGINES).
+    """The roles dealt out to one Heat engine per idle CPU (at most MAX_ENGINES).
 
     Each role's chain is its own nested stack, wired to ServiceNetMap and EndpointMap
     only, so a wrapper of some roles yields those roles' role_data as the wrapper of all
     of them does; the engines create them side by side (Heat in one process is bound by
     one CPU). CPUs that other processes keep busy right now are not counted: there a
-    second engine would only take CPU from them and boot Heat twice.
+    second engine would only take CPU from them.
     """
     idle = len(os.sched_getaffinity(0)) - others_running()
     count = max(1, min(len(roles), MAX_ENGINES, idle))
@@ -232,12 +232,20 @@ def declared_parameters(files: Mapping[str, Any]) -> set[str]:
 class StockTemplates:
     """The processed stock tree as the plan uses it: its puppet registry merged by
     heatclient (``files``, ``env``), the parameters of its ``overcloud.yaml`` and every
-    parameter its templates declare."""
+    parameter its templates declare (None until a ``-p`` needs them: reading every
+    template again costs half a second a plain render does not pay)."""
 
     files: dict[str, Any]
     env: dict[str, Any]
     top_parameters: list[str]
-    declared: list[str]
+    declared: list[str] | None = None
+
+    def declared_names(self, key: str) -> set[str]:
+        """Every parameter a stock template declares; found once, then kept under ``key``."""
+        if self.declared is None:
+            self.declared = sorted(declared_parameters(self.files))
+            render_cache.store("stock", key, asdict(self))
+        return set(self.declared)
 
 
 def _stock_key(roles_path: Path) -> str:
@@ -250,26 +258,23 @@ def _stock_key(roles_path: Path) -> str:
     )
 
 
-def stock_templates(roles_path: Path, on_miss: Callable[[], None] | None = None
-                    ) -> tuple[StockTemplates, bool]:
+def stock_templates(roles_path: Path, key: str = "") -> tuple[StockTemplates, bool]:
     """process-templates of stock THT for ``roles_path``, merged; and whether it was cached.
 
-    Keyed by the content of the whole stock tree and of the roles file. ``on_miss`` is
-    called before the templates are processed (when they were not in the cache).
+    Keyed (``key``, by default :func:`_stock_key`) by the content of the whole stock tree
+    and of the roles file.
     """
     import tempfile
 
-    key = _stock_key(roles_path)
+    key = key or _stock_key(roles_path)
     value = render_cache.load("stock", key)
     if isinstance(value, dict):
         with contextlib.suppress(TypeError):
             stock = StockTemplates(**value)
             shapes = ((stock.files, dict), (stock.env, dict), (stock.top_parameters, list),
-                      (stock.declared, list))  # fmt: skip
+                      (stock.declared, (list, type(None))))  # fmt: skip
             if all(isinstance(part, kind) for part, kind in shapes):
                 return stock, True
-    if on_miss is not None:
-        on_miss()
     with tempfile.TemporaryDirectory(prefix="tom-render-") as tmp:
         processed = tht.process_templates(roles_path, Path(tmp) / "tht")
         files, env = tht.merged_environment([processed / tht.REGISTRY])
@@ -279,7 +284,6 @@ def stock_templates(roles_path: Path, on_miss: Callable[[], None] | None = None
         files={k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in files.items()},
         env=env,
         top_parameters=list(top.get("parameters") or {}),
-        declared=sorted(declared_parameters(files)),
     )
     render_cache.store("stock", key, asdict(stock))
     return stock, False
@@ -334,6 +338,7 @@ class _Merged:
     env: dict[str, Any]
     top_parameters: list[str]
     stock: StockTemplates | None
+    stock_key: str = ""
 
     def declared(self) -> set[str]:
         """Every parameter a template among ``files`` declares."""
@@ -341,12 +346,11 @@ class _Merged:
             return declared_parameters(self.files)
         stock_files = self.stock.files
         changed = {k: v for k, v in self.files.items() if stock_files.get(k) != v}
-        return set(self.stock.declared) | declared_parameters(changed)
+        return self.stock.declared_names(self.stock_key) | declared_parameters(changed)
 
 
 def _merge(
-    roles_path: Path, env_files: Sequence[Path], use_cache: bool, stack: contextlib.ExitStack,
-    on_miss: Callable[[], None],
+    roles_path: Path, env_files: Sequence[Path], use_cache: bool, stack: contextlib.ExitStack
 ) -> _Merged:
     """The stock tree processed for the roles and its registry merged with ``env_files``.
 
@@ -357,15 +361,15 @@ def _merge(
 
     with progress.step("process stock templates") as stp:
         if use_cache:
-            stock, hit = stock_templates(roles_path, on_miss)
+            key = _stock_key(roles_path)
+            stock, hit = stock_templates(roles_path, key)
             stp.detail = "cached" if hit else "cache written"
         else:
-            on_miss()
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="tom-render-"))
             processed = tht.process_templates(roles_path, Path(tmp) / "tht")
     if use_cache:
         files, env = tht.merge_onto(dict(stock.files), copy.deepcopy(stock.env), env_files)
-        return _Merged(files, env, stock.top_parameters, stock)
+        return _Merged(files, env, stock.top_parameters, stock, key)
     files, env = tht.merged_environment([processed / tht.REGISTRY, *env_files])
     top = yamlio.load(processed / "overcloud.yaml").get("parameters") or {}
     return _Merged(files, env, list(top), None)
@@ -404,16 +408,10 @@ def render_plan(
         yamlio.load_mapping(env_file)
     groups = engine_groups(roles)
     with contextlib.ExitStack() as stack:
-        # One engine boots in its own process while this one prepares the request; the
-        # others once the stock templates or the plan are not in the cache (a warm render
-        # needs none), so that they boot while the templates are processed.
-        children = [stack.enter_context(heat_engine.EngineProcess())]
-
-        def more_engines() -> None:
-            while len(children) < len(groups):
-                children.append(stack.enter_context(heat_engine.EngineProcess()))
-
-        merged = _merge(roles_path, env_files, use_cache, stack, more_engines)
+        # The engine boots in its own process while this one prepares the request (a warm
+        # render needs none); it forks one engine for each group of roles.
+        child = stack.enter_context(heat_engine.EngineProcess())
+        merged = _merge(roles_path, env_files, use_cache, stack)
         with progress.step("merge environments and generate parameters"):
             files, env = merged.files, merged.env
             tht.check_parameters(env_files, {"parameters": dict.fromkeys(merged.top_parameters)})
@@ -433,17 +431,15 @@ def render_plan(
             with progress.step("the plan of this exact request, from the cache") as stp:
                 stp.detail = f"{len(plans)} roles"
             return plans
-        more_engines()
         with progress.step("create the role service chains in local Heat engines") as stp:
             # the generated passwords go first, as in a new plan; nothing else overrides them
             env["parameter_defaults"] = {**generated_passwords(), **defaults}
-            for child, group in zip(children, groups, strict=True):
-                child.send("create", "render", plan_template(group, env), env, files,
-                           source=roles_path)
+            child.send_each("create", "render", [plan_template(group, env) for group in groups],
+                            env, files, source=roles_path)  # fmt: skip
             outputs = {}
-            for child in children:
-                outputs.update(child.answer())
-            stp.detail = f"{len(roles)} roles, {len(children)} engines"
+            for answer in child.answers():
+                outputs.update(answer)
+            stp.detail = f"{len(roles)} roles, {len(groups)} engines"
     plans = [
         plan.RolePlan(
             role=role["name"],

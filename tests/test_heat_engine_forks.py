@@ -1,0 +1,57 @@
+"""One booted Heat engine process, forked once per template: each answer is its own.
+
+Real Heat in the child process; the templates are small HOT stacks whose outputs come
+from ``OS::Heat::Value`` resources, so each fork's answer shows which template it ran.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tripleo_ovn_metadata import heat_engine
+from tripleo_ovn_metadata.errors import InputError
+
+SOURCE = Path("forks-test.yaml")
+
+
+def _template(value: str, length: int = 1) -> dict:
+    return {
+        "heat_template_version": "wallaby",
+        "parameters": {"Prefix": {"type": "string"}},
+        "resources": {
+            "Value": {
+                "type": "OS::Heat::Value",
+                "properties": {
+                    "value": {"str_replace": {"template": "PREFIX-" + value,
+                                              "params": {"PREFIX": {"get_param": "Prefix"}}}},
+                },
+            },
+            "Name": {
+                "type": "OS::Heat::RandomString",
+                "properties": {"length": length},
+            },
+        },
+        "outputs": {"value": {"value": {"get_attr": ["Value", "value"]}}},
+    }
+
+
+def _send(templates: list[dict]) -> list:
+    with heat_engine.EngineProcess() as child:
+        child.send_each("create", "forks", templates, {"parameter_defaults": {"Prefix": "p"}},
+                        {}, source=SOURCE)  # fmt: skip
+        return child.answers()
+
+
+def test_each_template_gets_its_own_answer_in_order() -> None:
+    answers = _send([_template("zero"), _template("one"), _template("two")])
+    assert answers == [{"value": "p-zero"}, {"value": "p-one"}, {"value": "p-two"}]
+
+
+def test_a_fork_s_heat_error_names_the_source() -> None:
+    """The second template is invalid (a random string of length 0): only a fork sees it."""
+    with pytest.raises(InputError) as caught:
+        _send([_template("zero"), _template("one", length=0)])
+    assert caught.value.path == str(SOURCE)
+    assert "length" in caught.value.message
