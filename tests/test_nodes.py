@@ -126,7 +126,8 @@ def test_rehearse_three_controllers_three_computes(registry: str) -> None:
 
 
 #: What tools/setup.d/20-python-venv.sh hashes to decide whether .venv is up to date.
-VENV_INPUTS = ("requirements.txt", "test-requirements.txt", "pyproject.toml")
+VENV_INPUTS = ("requirements.txt", "test-requirements.txt", "pyproject.toml",
+               "tripleo-ansible-nodeps.txt")
 
 
 def _bundle_copy(tmp_path: Path) -> Path:

@@ -5,7 +5,7 @@
 # Each tools/setup.d/NN-*.sh step owns one concern. The tens digit of NN is its stage:
 # stages run in order, the steps of one stage at the same time (a stage's steps share no
 # output: stage 1 is apt, stage 2 the venvs, the kernel and the base image, stage 3 what
-# goes into .venv after it exists). A step's output is shown when it ends; the first
+# needs .venv: the stock THT sdist). A step's output is shown when it ends; the first
 # failed step's log ends the setup with exit 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."

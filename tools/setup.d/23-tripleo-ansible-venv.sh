@@ -6,10 +6,7 @@ set -euo pipefail
 cd "${TOM_ROOT:?}"
 . tools/setup-lib.sh
 venv=.venv-tripleo-ansible
-ensure_venv "$venv" tripleo-ansible-requirements.txt -- -r tripleo-ansible-requirements.txt
-version=6.0.0
-if [ "$("$venv/bin/pip" show tripleo-ansible 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]; then
-    venv_pip "$venv" install -q --no-deps "tripleo-ansible==$version"
-fi
+ensure_venv "$venv" tripleo-ansible-requirements.txt tripleo-ansible-nodeps.txt -- \
+    -r tripleo-ansible-requirements.txt ++ -r tripleo-ansible-nodeps.txt
 test -d "$venv/share/ansible/roles/tripleo_container_manage"
 "$venv/bin/ansible-galaxy" collection list containers.podman >/dev/null
