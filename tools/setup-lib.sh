@@ -83,7 +83,9 @@ venv_copy() {
 # venv_prune NAME: remove all but the VENV_TEMPLATES_KEEP most recently used templates.
 venv_prune() {
     local name=$1 old
+    # "venv-" also begins "venv-zuul-<hash>": only a hash may follow the name.
     ls -1dt "$VENV_TEMPLATES/$name"-*/.template-complete 2>/dev/null \
+        | grep -E "/$name-[0-9a-f]{16}/\.template-complete\$" \
         | tail -n +$((VENV_TEMPLATES_KEEP + 1)) | while read -r old; do
         old=$(dirname "$old")
         ( flock -n 9 && rm -rf "$old" && rm -f "$old.lock" ) 9>"$old.lock" || true
