@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The README's test command in a fresh clone: setup, then (``--tests``) every test.
+
+Clones this checkout's HEAD into a temporary directory and times ``tools/setup.sh`` there,
+each figure beside issue 14's goal (setup ≤ 8 min, the whole command ≤ 20 min):
+
+- setup, the machine's venv templates as they are (what every clone after the first pays);
+- with ``--cold-venvs``: setup with an empty template directory of its own (the venvs
+  built from pip's cache, as on the machine's first clone; about 3 GB while it runs);
+- with ``--tests``: ``tools/run-tests.sh`` (setup again, then pytest), its tests' time
+  from pytest's last line, and the whole command (about 25 min on 2 CPUs).
+
+Removes the clone and any template directory it made. Run as root, e.g.
+``.venv/bin/python benchmarks/bench_suite.py --cold-venvs --tests``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Issue 14's goals (seconds).
+SETUP_GOAL_S = 8 * 60
+SUITE_GOAL_S = 20 * 60
+PYTEST_END = re.compile(r"=+ (.*) in ([0-9.]+)s")
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
+    """Run ``cmd``, its output into ``log``; exit with the log's tail when it fails."""
+    started = time.monotonic()
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                              check=False)  # fmt: skip
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
+        sys.exit(f"{' '.join(cmd)} failed (exit {proc.returncode}) after {elapsed:.0f} s:\n{tail}")
+    return elapsed
+
+
+def _figure(label: str, seconds: float, goal: float) -> None:
+    verdict = "ok" if seconds <= goal else "over"
+    print(f"{label}: {seconds / 60:.1f} min ({seconds:.0f} s; goal ≤ {goal / 60:.0f} min, "
+          f"{verdict})", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-venvs", action="store_true",
+                        help="also time setup with an empty venv template directory")
+    parser.add_argument("--tests", action="store_true",
+                        help="also run tools/run-tests.sh in the clone (about 25 min)")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; HEAD "
+          + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, check=True).stdout.strip())
+    with tempfile.TemporaryDirectory(prefix="tom-bench-suite-", dir=ROOT.parent) as tmp:
+        work = Path(tmp)
+        env = dict(os.environ)
+        if args.cold_venvs:
+            clone = work / "cold"
+            subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+            cold_env = dict(env, TRIPLEO_OVN_METADATA_VENV_CACHE=str(work / "templates"))
+            seconds = _timed(["bash", "tools/setup.sh"], clone, cold_env, work / "cold.log")
+            _figure("setup, no venv templates on the machine", seconds, SETUP_GOAL_S)
+            shutil.rmtree(clone)
+            shutil.rmtree(work / "templates")
+        clone = work / "clone"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        seconds = _timed(["bash", "tools/setup.sh"], clone, env, work / "setup.log")
+        _figure("setup, the machine's venv templates", seconds, SETUP_GOAL_S)
+        if args.tests:
+            log = work / "tests.log"
+            seconds = _timed(["bash", "tools/run-tests.sh"], clone, env, log)
+            ends = PYTEST_END.findall(log.read_text(encoding="utf-8", errors="replace"))
+            if ends:
+                outcome, tests_s = ends[-1]
+                print(f"tests: {outcome}", flush=True)
+                _figure("the tests (pytest's own time)", float(tests_s), SUITE_GOAL_S)
+            _figure("tools/run-tests.sh, setup included", seconds, SUITE_GOAL_S)
+
+
+if __name__ == "__main__":
+    main()
