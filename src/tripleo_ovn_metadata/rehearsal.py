@@ -125,9 +125,13 @@ def _elapsed(probe: Callable[[], bool], timeout: float) -> float | None:
     return None
 
 
-def _serves(vm: verify.Vm, target: verify.Target) -> bool:
-    status, body = verify.fetch(vm, timeout=3, target=target)
-    return status == 200 and body == vm.instance
+def _served_within(vm: verify.Vm, target: verify.Target, timeout: float) -> float | None:
+    """Seconds until ``vm`` got its own instance id, or None after ``timeout`` (the tries
+    run on the target: verify.wait_for)."""
+    started = time.monotonic()
+    status, body = verify.wait_for(vm, lambda s, b: s == 200 and b == vm.instance, timeout,
+                                   target)  # fmt: skip
+    return time.monotonic() - started if status == 200 and body == vm.instance else None
 
 
 def sb_leader(nodeset: nodes.NodeSet) -> nodes.Node:
@@ -174,7 +178,7 @@ class Faults:
             (vm,) = stack.enter_context(verify.test_vms(1, self.targets[node.hostname]))
             vms[node.hostname] = vm
         for name, vm in vms.items():
-            if _elapsed(lambda v=vm, t=self.targets[name]: _serves(v, t), self.timeout) is None:
+            if _served_within(vm, self.targets[name], self.timeout) is None:
                 raise ToolError(f"{name}: no metadata before the fault")
         return vms
 
@@ -205,7 +209,7 @@ class Faults:
             late = []
             for name, vm in vms.items():
                 left = max(0.0, 30 - (time.monotonic() - started))
-                if _elapsed(lambda v=vm, t=self.targets[name]: _serves(v, t), left) is None:
+                if _served_within(vm, self.targets[name], left) is None:
                     late.append(name)
             recovery = time.monotonic() - started
             self.figures["leader_kill_recovery_s"] = recovery
@@ -229,7 +233,7 @@ class Faults:
         nodes.wait_booted(node)
         order = _unit_order(node)
         with verify.test_vms(1, target) as (vm,):
-            back = _elapsed(lambda: _serves(vm, target), self.timeout)
+            back = _served_within(vm, target, self.timeout)
         self.figures["compute_restart_to_200_s"] = time.monotonic() - started
         ordered = order[:2] == ["tripleo_ovn_controller", "tripleo_ovn_metadata_agent"]
         declared = "tripleo_ovn_controller.service" in after
@@ -253,12 +257,11 @@ class Faults:
                                            check=False).strip() == "running"
                 steady = _restart_count(node) == restarts
                 served = [n.hostname for n in others
-                          if _elapsed(lambda n=n: _serves(vms[n.hostname],
-                                                          self.targets[n.hostname]), 30)
+                          if _served_within(vms[n.hostname], self.targets[n.hostname], 30)
                           is not None]
             finally:
                 nodes.node_exec(node, "systemctl", "start", "tripleo_ovn_controller.service")
-            back = _elapsed(lambda: _serves(vms[node.hostname], target), self.timeout)
+            back = _served_within(vms[node.hostname], target, self.timeout)
             ok = agent_up and steady and len(served) == len(others) and back is not None
             detail = (f"{node.hostname}: agent running {agent_up}, not restarted {steady}; "
                       f"others serving {len(served)}/{len(others)}; metadata back after "
