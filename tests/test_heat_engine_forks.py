@@ -6,6 +6,8 @@ from ``OS::Heat::Value`` resources, so each fork's answer shows which template i
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,32 @@ def test_a_fork_s_heat_error_names_the_source() -> None:
         _send([_template("zero"), _template("one", length=0)])
     assert caught.value.path == str(SOURCE)
     assert "length" in caught.value.message
+
+
+def _group(pgid: int) -> list[str]:
+    """The pids of the process group ``pgid`` (pgrep -g)."""
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True,
+                           check=False)  # fmt: skip
+    return found.stdout.split()
+
+
+def test_close_ends_the_forks_still_creating() -> None:
+    """A fork busy in a create (a TestResource waiting 60 s) ends with close()."""
+    slow = _template("slow")
+    slow["resources"]["Wait"] = {"type": "OS::Heat::TestResource",
+                                 "properties": {"action_wait_secs": {"create": 60}}}
+    child = heat_engine.EngineProcess()
+    pgid = child._proc.pid
+    try:
+        child.send_each("create", "forks", [_template("zero"), slow],
+                        {"parameter_defaults": {"Prefix": "p"}}, {}, source=SOURCE)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while len(_group(pgid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_group(pgid)) >= 2, "the engine never forked"
+    finally:
+        child.close()
+    deadline = time.monotonic() + 10  # the killed fork is reaped by whoever adopted it
+    while _group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group(pgid) == []

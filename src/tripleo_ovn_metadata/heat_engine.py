@@ -289,11 +289,13 @@ class EngineProcess:
         self._result, self._stderr = folder / "result.json", folder / "stderr.log"
         self._count = 0
         with open(self._stderr, "wb") as err:
+            # its own process group: close() ends the forks with it
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(self._result)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
+                start_new_session=True,
             )
 
     def __enter__(self) -> EngineProcess:
@@ -303,9 +305,13 @@ class EngineProcess:
         self.close()
 
     def close(self) -> None:
-        """End the child (when still running) and remove its files."""
-        if self._proc.poll() is None:
-            self._proc.kill()
+        """End the child and its forks (those still running) and remove their files."""
+        import os
+        import signal
+
+        if self._proc.returncode is None:  # not reaped: its pid (the group's id) is ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
         self._proc.wait()
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
@@ -483,9 +489,11 @@ def _serve(result_path: str) -> None:
         _fork_engine(request, index, _result_path(result_path, index))
         for index in range(1, len(request["templates"]))
     ]
-    _answer(request, 0, _result_path(result_path, 0))
-    for pid in forks:
-        os.waitpid(pid, 0)
+    try:
+        _answer(request, 0, _result_path(result_path, 0))
+    finally:
+        for pid in forks:  # no fork outlives this process's answer
+            os.waitpid(pid, 0)
     sys.stderr.flush()
     os._exit(0)
 
