@@ -207,9 +207,9 @@ class Target:
 HOST = Target()
 
 
-def state_file(target: Target | None = None) -> Path:
+def state_file(target: Target) -> Path:
     """What verify added on ``target`` and has not removed yet."""
-    name = (target or HOST).name.replace(" ", "-")
+    name = target.name.replace(" ", "-")
     return paths.state_dir() / "verify" / f"{name}.json"
 
 
@@ -220,8 +220,7 @@ def _run(cmd: list[str], timeout: float = 30) -> str:
 def _save(vms: list[Vm], target: Target) -> None:
     path = state_file(target)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    record = {"prefix": list(target.prefix), "nb_db": target.nb_db, "name": target.name,
-              "vms": [vm.__dict__ for vm in vms]}
+    record = {"vms": [vm.__dict__ for vm in vms]}
     path.write_text(json.dumps(record, indent=1) + "\n")
 
 
@@ -332,16 +331,13 @@ def cleanup_recorded(target: Target) -> None:
     path = state_file(target)
     if path.is_file():
         try:
-            record = json.loads(path.read_text())
-            vms = [Vm(**item) for item in record["vms"]]
-            where = Target(name=record["name"], prefix=tuple(record["prefix"]),
-                           nb_db=record["nb_db"])
+            vms = [Vm(**item) for item in json.loads(path.read_text())["vms"]]
         except (ValueError, TypeError, KeyError):
-            vms, where = [], target
+            vms = []
         if target.instances is not None:
             for guest in (vm for vm in vms if vm.dhcp):  # an interrupted cloud-init row
                 target.instances.delete(guest.instance)
-        remove(vms, where)
+        remove(vms, target)
         path.unlink(missing_ok=True)
 
 
@@ -353,15 +349,27 @@ def fetch(vm: Vm, url: str = METADATA_URL, source: str | None = None,
     ``connect_timeout`` gives up sooner on a connection nothing accepts (no haproxy in
     the network's namespace yet drops the SYN) while an answer may still take ``timeout``.
     """
+    cmd = _curl(vm, url, timeout, source, connect_timeout)
+    proc = subprocess.run(target.cmd(*cmd), capture_output=True, text=True,
+                          timeout=timeout + 5, check=False)
+    return _answer(proc.stdout)
+
+
+def _curl(vm: Vm, url: str, timeout: float, source: str | None = None,
+          connect_timeout: float | None = None) -> list[str]:
+    """curl in the VM's namespace printing the body, a newline and the HTTP status."""
     cmd = ["ip", "netns", "exec", vm.netns, "curl", "-s", "--max-time", str(timeout),
            "-o", "-", "-w", "\n%{http_code}", url]
     if connect_timeout is not None:
         cmd[5:5] = ["--connect-timeout", str(connect_timeout)]
     if source:
         cmd[5:5] = ["--interface", source]
-    proc = subprocess.run(target.cmd(*cmd), capture_output=True, text=True,
-                          timeout=timeout + 5, check=False)
-    body, _, code = proc.stdout.rpartition("\n")
+    return cmd
+
+
+def _answer(output: str) -> tuple[int, str]:
+    """HTTP status and body from :func:`_curl`'s output (status 0: no answer)."""
+    body, _, code = output.rpartition("\n")
     return (int(code) if code.strip().isdigit() else 0), body
 
 
@@ -375,13 +383,14 @@ WAIT_INTERVAL_S = 0.3
 
 #: The wait for HTTP 200 as it runs on the target, in one command: on a node each command
 #: is a ``podman exec`` (about 0.17 CPU-s with conmon and runc), which a try every 0.3 s
-#: paid again and again; a try inside is a curl. Prints the last answer as fetch reads it.
+#: paid again and again; a try inside is fetch's curl. Prints the last try's output.
+#: Arguments: milliseconds to try for, seconds between tries, then the curl command.
 _UNTIL_200 = """
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-ns=$1 url=$2 end=$(( $(now_ms) + $3 )) connect=$4 interval=$5
+end=$(( $(now_ms) + $1 )) interval=$2
+shift 2
 while :; do
-    out=$(ip netns exec "$ns" curl -s --connect-timeout "$connect" --max-time 3 -o - \
-          -w '\n%{http_code}' "$url")
+    out=$("$@")
     code=$(printf '%s\n' "$out" | tail -n 1)
     if [ "$code" = 200 ] || [ "$(now_ms)" -ge "$end" ]; then
         printf '%s' "$out"
@@ -395,16 +404,15 @@ done
 def _until_200(vm: Vm, timeout: float, target: Target) -> tuple[int, str]:
     """Try ``vm``'s metadata until an HTTP 200 or ``timeout`` in one command on the
     target; the last answer."""
-    cmd = target.cmd("sh", "-c", _UNTIL_200, "until-200", vm.netns, METADATA_URL,
-                     str(math.ceil(timeout * 1000)), str(WAIT_CONNECT_S),
-                     str(WAIT_INTERVAL_S))  # fmt: skip
+    curl = _curl(vm, METADATA_URL, 3, connect_timeout=WAIT_CONNECT_S)
+    cmd = target.cmd("sh", "-c", _UNTIL_200, "until-200", str(math.ceil(timeout * 1000)),
+                     str(WAIT_INTERVAL_S), *curl)  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15,
                               check=False)  # fmt: skip
     except subprocess.TimeoutExpired:
         return 0, ""
-    body, _, code = proc.stdout.rpartition("\n")
-    return (int(code) if code.strip().isdigit() else 0), body
+    return _answer(proc.stdout)
 
 
 def wait_for(vm: Vm, want: Callable[[int, str], bool], timeout: float,
