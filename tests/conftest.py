@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,19 +19,24 @@ from tripleo_ovn_metadata import artifact, image, kolla_recipe, paths, yamlio
 from tripleo_ovn_metadata import registry as registry_lib
 from tripleo_ovn_metadata.procs import run
 
-#: The longest files, collected first. ``--dist loadfile`` hands out one file at a time,
-#: the files with the most tests first (xdist's default) and in collection order among
-#: equals. That default is kept on purpose: with files in plain collection order the
-#: end-to-end file started beside the 3 + 3 rehearsal's deploy, the heaviest minutes of
-#: the suite, and its 10 s sidecar-removal row failed under that load; in xdist's order
-#: it runs beside lighter work.
-LONGEST_FIRST = ("test_nodes.py", "test_e2e.py")
+#: The file handed out first: the rehearsal nodes' tests, one after another on one worker,
+#: are the suite's longest chain (the 3 + 3 and the broken bundle's rehearsals), so they
+#: start at once. The other files follow with the most tests first, the order xdist's
+#: ``--dist loadfile`` would choose; tools/run-tests.sh passes ``--no-loadscope-reorder``
+#: so that xdist keeps this one. TIE_ORDER breaks ties in that order: with files in plain
+#: collection order the end-to-end file started beside the 3 + 3 rehearsal's deploy, the
+#: heaviest minutes of the suite, and its 10 s sidecar-removal row failed under that load;
+#: in this order it runs beside lighter work.
+FIRST = "test_nodes.py"
+TIE_ORDER = ("test_e2e.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put LONGEST_FIRST's files first, everything else in its order (a stable sort)."""
-    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    """FIRST's tests first, then each file's tests, files with the most tests first."""
+    tests_in = Counter(item.path for item in items)
+    ties = {name: index for index, name in enumerate(TIE_ORDER)}
+    items.sort(key=lambda item: (item.path.name != FIRST, -tests_in[item.path],
+                                 ties.get(item.path.name, len(ties))))
 
 
 @pytest.fixture(scope="session")

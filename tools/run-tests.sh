@@ -14,8 +14,9 @@ if ! "$tom" registry status >/dev/null; then
     trap '"$tom" registry stop >/dev/null' EXIT
 fi
 # Two workers, a file at a time: a file's tests share its fixtures and the single-tenant
-# ones (the host deploy, the rehearsal nodes) are one file each. xdist hands out the
-# files with the most tests first (tests/conftest.py says why that order is kept).
+# ones (the host deploy, the rehearsal nodes) are one file each. xdist hands out the files
+# in collection order: the rehearsal nodes' file first, then the files with the most tests
+# (tests/conftest.py orders them and says why).
 echo "==> tests (2 workers, one file at a time each)"
 # --durations: the slowest tests, for the suite-time figures (benchmarks/ and the notes).
-.venv/bin/python -m pytest -n 2 --dist loadfile --durations=25 "$@"
+.venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 "$@"
