@@ -65,19 +65,6 @@ def test_stub_nova_refuses_a_bad_signature_and_unknown_instances(nova: int) -> N
     assert _get(nova, "/latest/meta-data/instance-id", other) == (200, other)
 
 
-
-def test_a_secret_for_one_client_address_applies_to_that_client_only(
-        nova: int, tmp_path: Path) -> None:
-    """``<secret file>.<client address>`` overrides the secret for that client alone."""
-    mine = tmp_path / "secret.127.0.0.1"
-    mine.write_text("only-for-loopback\n")
-    assert _get(nova, "/latest/meta-data/instance-id", INSTANCE)[0] == 403
-    assert _get(nova, "/latest/meta-data/instance-id", INSTANCE, b"only-for-loopback") == (
-        200, INSTANCE)
-    (tmp_path / "secret.192.0.2.7").write_text("another-client\n")
-    mine.unlink()
-    assert _get(nova, "/latest/meta-data/instance-id", INSTANCE) == (200, INSTANCE)
-
 REPORT_LINE = (f"[  41.2] TOM-CLOUD-INIT status=done datasource=DataSourceOpenStackLocal "
                f"[net,ver=2] instance-id={INSTANCE} hostname=tom-guest-5d1c0d3e keys={KEY},")
 

@@ -180,9 +180,13 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
     for text in outputs:
         assert secret not in text
     # The bundle outlives destroy and holds no secret, though the agent's ini it kept did.
-    assert "metadata_proxy_shared_secret=********" in (bundle / "agent-config.txt").read_text()
-    for path in bundle.iterdir():
-        assert secret not in path.read_text(), path
+    try:
+        assert "metadata_proxy_shared_secret=********" in (
+            bundle / "agent-config.txt").read_text()
+        for path in bundle.iterdir():
+            assert secret not in path.read_text(), path
+    finally:
+        shutil.rmtree(bundle)  # the machine as the test found it
 
 
 def test_verify_without_deploy_is_one_line() -> None:

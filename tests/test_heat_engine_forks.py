@@ -16,6 +16,7 @@ from tripleo_ovn_metadata import heat_engine
 from tripleo_ovn_metadata.errors import InputError
 
 SOURCE = Path("forks-test.yaml")
+FORK_TIMEOUT_S = 120
 
 
 def _template(value: str, length: int = 1) -> dict:
@@ -76,7 +77,9 @@ def test_close_ends_the_forks_still_creating() -> None:
     try:
         child.send_each("create", "forks", [_template("zero"), slow],
                         {"parameter_defaults": {"Prefix": "p"}}, {}, source=SOURCE)  # fmt: skip
-        deadline = time.monotonic() + 30
+        # The engine boots Heat before it forks: seconds alone, far more beside the
+        # suite's heaviest minutes (30 s was once not enough).
+        deadline = time.monotonic() + FORK_TIMEOUT_S
         while len(_group(pgid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(_group(pgid)) >= 2, "the engine never forked"

@@ -4,8 +4,6 @@ The stub Nova (``fixtures/nodes/stub-nova``: the standalone fixture's signature-
 server, by a link, and its unit) runs on controller-0 as a systemd unit with the stack's generated
 shared secret. Each compute is a :class:`verify.Target`: chassis commands go through
 ``podman exec`` into its node, the OVN DBs are the controllers' raft cluster over TCP.
-The computes are verified at the same time: each has its own VMs, networks and agent, and
-its wrong-secret row swaps the secret the stub Nova checks for that compute's address only.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tripleo_ovn_metadata import nodes, overcloud, paths, procs, verify
@@ -35,14 +32,10 @@ def _nova_node(nodeset: nodes.NodeSet) -> nodes.Node:
     return nodeset.by_role("Controller")[0]
 
 
-#: The stub Nova's secret on controller-0; ``<NOVA_SECRET>.<address>`` overrides it for
-#: requests from that address (fixtures/cloud/stub_nova.py).
-NOVA_SECRET = "/etc/tom-stub-nova/secret"
-
-
-def _write_nova_secret(node: nodes.Node, value: str, path: str = NOVA_SECRET) -> None:
+def _write_nova_secret(node: nodes.Node, value: str) -> None:
     nodes.node_exec(node, "sh", "-c", "umask 077; mkdir -p /etc/tom-stub-nova && "
-                    f"cat > {path}.tmp && mv {path}.tmp {path}",
+                    "cat > /etc/tom-stub-nova/secret.tmp && "
+                    "mv /etc/tom-stub-nova/secret.tmp /etc/tom-stub-nova/secret",
                     input_text=value + "\n")
 
 
@@ -59,7 +52,6 @@ def start_nova_stand_in(nodeset: nodes.NodeSet, secret_file: Path) -> None:
                     input_text=unit)
     nodes.node_exec(node, "sh", "-c", "mkdir -p /etc/tom-stub-nova && "
                     f"echo 'TOM_NOVA_HOST={node.ip}' > /etc/tom-stub-nova/env")
-    nodes.node_exec(node, "sh", "-c", f"rm -f {NOVA_SECRET}.*")  # a compute's wrong one
     _write_nova_secret(node, secret_file.read_text(encoding="utf-8").strip())
     nodes.node_exec(node, "systemctl", "daemon-reload")
     nodes.node_exec(node, "systemctl", "enable", "--now", NOVA_UNIT)
@@ -71,16 +63,14 @@ def start_nova_stand_in_for(work: overcloud.Workdir) -> None:
     start_nova_stand_in(nodes.require(), work.secret)
 
 
-def compute_target(nodeset: nodes.NodeSet, node: nodes.Node) -> verify.Target:
+def compute_target(nodeset: nodes.NodeSet, node: nodes.Node, secret_file: Path
+                   ) -> verify.Target:
     """A compute node as verify's target, with the cloud's faults wired to the nodes."""
     nova = _nova_node(nodeset)
-    only_this_compute = f"{NOVA_SECRET}.{node.ip}"
 
     def wrong_secret(wrong: bool) -> None:
-        if wrong:
-            _write_nova_secret(nova, WRONG, only_this_compute)
-        else:
-            nodes.node_exec(nova, "rm", "-f", only_this_compute)
+        value = WRONG if wrong else secret_file.read_text(encoding="utf-8").strip()
+        _write_nova_secret(nova, value)
 
     def restart_controller() -> None:
         nodes.node_exec(node, "systemctl", "restart", "tripleo_ovn_controller.service")
@@ -106,17 +96,12 @@ def stack_secret() -> str:
 
 def verify_computes(timeout: float = 90, on_fail: verify.OnFail | None = None
                     ) -> list[verify.Check]:
-    """Every verify check on every compute node, the computes at the same time; the rows
-    in compute order (``on_fail`` as in run_checks)."""
+    """Every verify check on every compute node, in turn (``on_fail`` as in run_checks)."""
     nodeset = nodes.require()
-    _stack_secret_file()  # something is deployed
-    computes = nodeset.by_role("Compute")
-
-    def verify_one(node: nodes.Node) -> list[verify.Check]:
-        return verify.run_checks(timeout, compute_target(nodeset, node), on_fail)
-
-    with ThreadPoolExecutor(max_workers=len(computes), thread_name_prefix="verify") as pool:
-        checks = [row for rows in pool.map(verify_one, computes) for row in rows]
+    secret = _stack_secret_file()
+    checks: list[verify.Check] = []
+    for node in nodeset.by_role("Compute"):
+        checks += verify.run_checks(timeout, compute_target(nodeset, node, secret), on_fail)
     runner = verify.Runner()
     runner.check("no controller runs the agent (roles_data: Compute only)",
                  lambda: _no_agent_on(nodeset.by_role("Controller")))
@@ -177,12 +162,12 @@ def _unit_order(node: nodes.Node) -> list[str]:
 class Faults:
     """The three fault checks across the computes, as PASS/FAIL rows."""
 
-    def __init__(self, nodeset: nodes.NodeSet, timeout: float = 90,
+    def __init__(self, nodeset: nodes.NodeSet, secret: Path, timeout: float = 90,
                  on_fail: verify.OnFail | None = None) -> None:
         self.nodeset = nodeset
         self.on_fail = on_fail
         self.computes = nodeset.by_role("Compute")
-        self.targets = {n.hostname: compute_target(nodeset, n) for n in self.computes}
+        self.targets = {n.hostname: compute_target(nodeset, n, secret) for n in self.computes}
         self.runner = verify.Runner()
         self.timeout = timeout
         self.figures: dict[str, float] = {}
@@ -305,6 +290,5 @@ def run_faults(timeout: float = 90, on_fail: verify.OnFail | None = None
     """The fault rows on the current node set, and the figures they measured
     (``on_fail`` gets each compute a failed fault affected, as in run_checks)."""
     nodeset = nodes.require()
-    _stack_secret_file()  # something is deployed
-    faults = Faults(nodeset, timeout, on_fail)
+    faults = Faults(nodeset, overcloud.workdir().secret, timeout, on_fail)
     return faults.run(), faults.figures
