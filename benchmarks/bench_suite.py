@@ -8,7 +8,7 @@ each figure beside issue 14's goal (setup ≤ 8 min, the whole command ≤ 20 mi
 - with ``--cold-venvs``: setup with an empty template directory of its own (the venvs
   built from pip's cache, as on the machine's first clone; about 3 GB while it runs);
 - with ``--tests``: ``tools/run-tests.sh`` (setup again, then pytest), its tests' time
-  from pytest's last line, and the whole command (about 25 min on 2 CPUs).
+  from pytest's last line, and the whole command (about 22 min on 2 CPUs).
 
 Removes the clone and any template directory it made. Run as root, e.g.
 ``.venv/bin/python benchmarks/bench_suite.py --cold-venvs --tests``.
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--cold-venvs", action="store_true",
                         help="also time setup with an empty venv template directory")
     parser.add_argument("--tests", action="store_true",
-                        help="also run tools/run-tests.sh in the clone (about 25 min)")
+                        help="also run tools/run-tests.sh in the clone (about 22 min)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; HEAD "
           + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
