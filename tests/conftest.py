@@ -21,22 +21,19 @@ from tripleo_ovn_metadata.procs import run
 
 #: The file handed out first: the rehearsal nodes' tests, one after another on one worker,
 #: are the suite's longest chain (the 3 + 3 and the broken bundle's rehearsals), so they
-#: start at once. The other files follow with the most tests first, the order xdist's
-#: ``--dist loadfile`` would choose; tools/run-tests.sh passes ``--no-loadscope-reorder``
-#: so that xdist keeps this one. TIE_ORDER breaks ties in that order: with files in plain
-#: collection order the end-to-end file started beside the 3 + 3 rehearsal's deploy, the
-#: heaviest minutes of the suite, and its 10 s sidecar-removal row failed under that load;
-#: in this order it runs beside lighter work.
+#: start at once. The other files follow with the most tests first (collection order
+#: among equals), the order xdist's ``--dist loadfile`` would choose; tools/run-tests.sh
+#: passes ``--no-loadscope-reorder`` so that xdist keeps this one. That order is kept on
+#: purpose: with the end-to-end file handed out second it started beside the 3 + 3
+#: rehearsal's deploy, the heaviest minutes of the suite, and its 10 s sidecar-removal
+#: row failed under that load; in this order it runs beside lighter work.
 FIRST = "test_nodes.py"
-TIE_ORDER = ("test_e2e.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """FIRST's tests first, then each file's tests, files with the most tests first."""
     tests_in = Counter(item.path for item in items)
-    ties = {name: index for index, name in enumerate(TIE_ORDER)}
-    items.sort(key=lambda item: (item.path.name != FIRST, -tests_in[item.path],
-                                 ties.get(item.path.name, len(ties))))
+    items.sort(key=lambda item: (item.path.name != FIRST, -tests_in[item.path]))
 
 
 @pytest.fixture(scope="session")
