@@ -66,10 +66,13 @@ def made(registry: str) -> Iterator[list[str]]:
     for ref in refs:
         address, _, rest = ref.partition("/")
         repository, _, tag = rest.rpartition(":")
+        names = [ref, image.local_ref(repository.rsplit("/", 1)[1], tag)]
         if registry_lib.has_tag(address, repository, tag):
-            registry_lib.delete(address, repository, image.remote_digest(ref))
-        name = repository.rsplit("/", 1)[1]
-        for local in (ref, image.local_ref(name, tag)):
+            digest = image.remote_digest(ref)
+            registry_lib.delete(address, repository, digest)
+            # A test that ran it by digest pulled it under that name too.
+            names.append(f"{address}/{repository}@{digest}")
+        for local in names:
             subprocess.run(["podman", "rmi", local], capture_output=True, check=False)
 
 
