@@ -172,6 +172,7 @@ def test_a_broken_bundle_fails_the_rehearsal(registry: str, tmp_path: Path) -> N
     roles.write_text(roles_text.replace(
         marker, marker + "    - OS::TripleO::Services::OVNMetadataAgent\n", 1), encoding="utf-8")
     env = {**os.environ, "TRIPLEO_OVN_METADATA_BUNDLE": str(copy)}
+    kept_before = _diagnostics()
     # A short verify timeout: the rows this test asserts fail for what the bundle does
     # wrong, not for a wait; the rows that wait for metadata fail sooner.
     proc = subprocess.run([str(copy / ".venv/bin/tripleo-ovn-metadata"), "rehearse",
@@ -187,6 +188,16 @@ def test_a_broken_bundle_fails_the_rehearsal(registry: str, tmp_path: Path) -> N
     assert ("journal start order tripleo_ovn_metadata_agent -> tripleo_ovn_controller; "
             "agent unit After= has ovn_controller: False") in log
     assert nodes.load() is None
+    # A row that failed beside the asserted ones (a wait cut short by the 20 s timeout)
+    # kept a diagnostics bundle: the machine as the test found it.
+    for bundle in _diagnostics() - kept_before:
+        shutil.rmtree(bundle)
+
+
+def _diagnostics() -> set[Path]:
+    """The diagnostics bundles verify kept on this machine."""
+    kept = paths.state_dir() / "verify" / "diagnostics"
+    return set(kept.iterdir()) if kept.is_dir() else set()
 
 
 # --- one node set for the checks below ------------------------------------------------
