@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import nodes, paths, verify, yamlio, zuul_job
+from tripleo_ovn_metadata import diagnostics, nodes, paths, verify, yamlio, zuul_job
 from tripleo_ovn_metadata import registry as registry_lib
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 
@@ -196,7 +196,7 @@ def test_a_broken_bundle_fails_the_rehearsal(registry: str, tmp_path: Path) -> N
 
 def _diagnostics() -> set[Path]:
     """The diagnostics bundles verify kept on this machine."""
-    kept = paths.state_dir() / "verify" / "diagnostics"
+    kept = diagnostics.bundles_dir()
     return set(kept.iterdir()) if kept.is_dir() else set()
 
 

@@ -115,8 +115,13 @@ def _write(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def bundles_dir() -> Path:
+    """Where verify keeps its diagnostics bundles, one directory each."""
+    return paths.state_dir() / "verify" / "diagnostics"
+
+
 def _new_dir(target: verify.Target) -> Path:
-    parent = paths.state_dir() / "verify" / "diagnostics"
+    parent = bundles_dir()
     parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     for part in (parent, parent.parent):
         part.chmod(0o700)
