@@ -68,6 +68,22 @@ def test_agent_image_has_what_the_template_runs(by_digest: dict[str, str]) -> No
     assert rest.split(":")[-1].startswith("21.0.0")
 
 
+def test_agent_and_what_sudo_starts_for_it_skip_setuptools(by_digest: dict[str, str]) -> None:
+    """eventlet's `import distutils` stays in the standard library for the agent, and sudo
+    keeps the setting for neutron-rootwrap and the privsep helpers it starts."""
+    script = ("python3 -c 'import sys, eventlet; print(sorted(m for m in "
+              "(\"setuptools\", \"pkg_resources\") if m in sys.modules))'; "
+              "env -u SETUPTOOLS_USE_DISTUTILS python3 -c 'import sys, eventlet; "
+              "print(\"setuptools\" in sys.modules)'; sudo -n -l")
+    proc = podman_run(by_digest[AGENT], "bash", "-c", script)
+    assert proc.returncode == 0, proc.stderr
+    loaded, shim, sudo = proc.stdout.split("\n", 2)
+    assert loaded == "[]"
+    assert shim == "True"  # the control: without the setting the shim loads setuptools
+    defaults = sudo.split("User neutron may run")[0]
+    assert "env_keep+=SETUPTOOLS_USE_DISTUTILS" in defaults.replace(" ", ""), sudo
+
+
 def test_kolla_start_copies_config_with_permissions(by_digest: dict[str, str],
                                                     tmp_path: Path) -> None:
     config = tmp_path / "config"

@@ -259,7 +259,9 @@ _PACKAGES = """if [ -d $m/deb ]; then step "dpkg -i" dpkg -i $m/deb/*.deb; fi
 if [ -d $m/wheel ] || [ -d $m/source ]; then
     python3 -m pip --version >/dev/null 2>&1 || fail "the image has no pip"
 fi
-pip="python3 -m pip install --no-deps --no-index --no-cache-dir --break-system-packages"
+# Builds use setuptools' own distutils, whatever the image sets for its services.
+pip="env SETUPTOOLS_USE_DISTUTILS=local python3 -m pip install --no-deps --no-index"
+pip="$pip --no-cache-dir --break-system-packages"
 scripts_before=$(ls /usr/local/bin 2>/dev/null || true)
 if [ -d $m/wheel ]; then
     step "pip install (wheels)" $pip --root-user-action=ignore $m/wheel/*.whl
