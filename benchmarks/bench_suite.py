@@ -12,7 +12,7 @@ each figure beside issue 14's goal (setup ≤ 8 min, the whole command ≤ 20 mi
   machine's CPU time while it ran (``/proc/stat``): busy and idle CPU-seconds, and the
   busy part spread over every CPU, the least wall time that CPU work allows. It prints
   the machine's page cache and slab before the tests too: the same 40 image tests took
-  191 s here with 9.7 GB of them left by earlier runs and 130 s once they were dropped,
+  191 s here with 7 GB of them left by two suite runs and 130 s once they were dropped,
   so ``--drop-caches`` (``sync``, then ``/proc/sys/vm/drop_caches``) starts the tests
   from the page cache a fresh machine has.
 
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--cold-venvs", action="store_true",
                         help="also time setup with an empty venv template directory")
     parser.add_argument("--tests", action="store_true",
-                        help="also run tools/run-tests.sh in the clone (21 to 25 min)")
+                        help="also run tools/run-tests.sh in the clone (21 to 38 min here)")
     parser.add_argument("--drop-caches", action="store_true",
                         help="with --tests: drop the page cache before them, as on a fresh "
                              "machine")
