@@ -8,7 +8,7 @@ each figure beside issue 14's goal (setup ≤ 8 min, the whole command ≤ 20 mi
 - with ``--cold-venvs``: setup with an empty template directory of its own (the venvs
   built from pip's cache, as on the machine's first clone; about 3 GB while it runs);
 - with ``--tests``: ``tools/run-tests.sh`` (setup again, then pytest), its tests' time
-  from pytest's last line, and the whole command (21 to 25 min on 2 CPUs); and the
+  from pytest's last line, and the whole command (21 to 38 min on 2 CPUs here); and the
   machine's CPU time while it ran (``/proc/stat``): busy and idle CPU-seconds, and the
   busy part spread over every CPU, the least wall time that CPU work allows. It prints
   the machine's page cache and slab before the tests too: the same 40 image tests took
