@@ -10,11 +10,10 @@ each figure beside issue 14's goal (setup ≤ 8 min, the whole command ≤ 20 mi
 - with ``--tests``: ``tools/run-tests.sh`` (setup again, then pytest), its tests' time
   from pytest's last line, and the whole command (21 to 38 min on 2 CPUs here); and the
   machine's CPU time while it ran (``/proc/stat``): busy and idle CPU-seconds, and the
-  busy part spread over every CPU, the least wall time that CPU work allows. It prints
-  the machine's page cache and slab before the tests too: the same 40 image tests took
-  191 s here with 7 GB of them left by two suite runs and 130 s once they were dropped,
-  so ``--drop-caches`` (``sync``, then ``/proc/sys/vm/drop_caches``) starts the tests
-  from the page cache a fresh machine has.
+  busy part spread over every CPU, the least wall time that CPU work allows; and the
+  machine's page cache and slab before the tests, which earlier runs leave behind and
+  which slow this machine. ``--drop-caches`` (``sync``, then
+  ``/proc/sys/vm/drop_caches``) starts the tests from a fresh machine's page cache.
 
 Removes the clone and any template directory it made. Run as root, e.g.
 ``.venv/bin/python benchmarks/bench_suite.py --cold-venvs --tests``.
@@ -93,6 +92,8 @@ def main() -> None:
                         help="with --tests: drop the page cache before them, as on a fresh "
                              "machine")
     args = parser.parse_args()
+    if args.drop_caches and not args.tests:
+        parser.error("--drop-caches needs --tests (it drops the page cache before them)")
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; HEAD "
           + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                            capture_output=True, text=True, check=True).stdout.strip())
