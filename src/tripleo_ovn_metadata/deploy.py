@@ -290,6 +290,7 @@ def _ansible_env() -> dict[str, str]:
     root = paths.bundle_root()
     env = dict(os.environ)
     env.update(
+        ANSIBLE_CONFIG=str(root / paths.ANSIBLE_CFG),
         ANSIBLE_ROLES_PATH=str(root / ROLES),
         ANSIBLE_STDOUT_CALLBACK="default",
         ANSIBLE_NOCOLOR="1",

@@ -11,6 +11,8 @@ SERVICE_TEMPLATE = Path("deployment/ovn/ovn-metadata-container-puppet.yaml")
 SERVICE_ENV = Path("environments/services/neutron-ovn-metadata.yaml")
 #: The roles file operators pass with ``-r``.
 ROLES_DATA = Path("roles_data.yaml")
+#: The ansible.cfg of the tool's own ansible-playbook runs (deploy, the zuul jobs).
+ANSIBLE_CFG = Path("ansible/ansible.cfg")
 #: The stock tripleo-heat-templates release the bundle is checked against.
 THT_VERSION = "18.0.0"
 

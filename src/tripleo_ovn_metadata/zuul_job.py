@@ -61,7 +61,8 @@ def _playbook(playbook: str, inventory: Path, log: Path,
     if not exe.exists():
         raise ToolError(f"{exe}: not installed (run tools/setup.sh)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({"ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "False",
+    env.update({"ANSIBLE_CONFIG": str(paths.bundle_root() / paths.ANSIBLE_CFG),
+                "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "False",
                 "ANSIBLE_RETRY_FILES_ENABLED": "False",
                 "ANSIBLE_LOCAL_TEMP": str(nodes.nodes_dir() / ".ansible-tmp")})
     started = time.monotonic()
