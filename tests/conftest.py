@@ -28,24 +28,12 @@ from tripleo_ovn_metadata.procs import run
 #: rehearsal's deploy, the heaviest minutes of the suite, and its 10 s sidecar-removal
 #: row failed under that load; in this order it runs beside lighter work.
 FIRST = "test_nodes.py"
-#: Handed out next, so that the other worker runs them beside the rehearsals' busiest
-#: minutes: files that mostly wait (alone here, 25 of 75 s busy for the OVN images' file,
-#: which waits out TIME_WAIT; 20 of 35 for the healthcheck's, 35 of 54 for libchecks').
-#: Last, they left a CPU idle at the end of the suite: 15 to 36% idle in its last 6 min.
-WAITING = ("test_ovn_images.py", "test_libchecks.py", "test_healthcheck.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """FIRST's tests first, then WAITING's, then each file's tests, files with the most
-    tests first."""
+    """FIRST's tests first, then each file's tests, files with the most tests first."""
     tests_in = Counter(item.path for item in items)
-
-    def order(item: pytest.Item) -> tuple[bool, int, int]:
-        name = item.path.name
-        waiting = WAITING.index(name) if name in WAITING else len(WAITING)
-        return name != FIRST, waiting, -tests_in[item.path]
-
-    items.sort(key=order)
+    items.sort(key=lambda item: (item.path.name != FIRST, -tests_in[item.path]))
 
 
 @pytest.fixture(scope="session")
