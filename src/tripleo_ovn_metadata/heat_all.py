@@ -28,7 +28,8 @@ VENV = ".venv-heat-all"
 STARTUP_TIMEOUT = 120
 #: heat-all with Heat's fixed one-second waits capped at POLL_INTERVAL seconds and its
 #: database in memory (data/heat_all_local.py says why): the stock THT 3 + 3 create went
-#: from 192 s to 73 s with the waits; with the database, 67 s and 58 CPU-s to 49 s and 41.
+#: from 192 s to 73 s with the waits; with the database, 67 s and 58 CPU-s to 47-59 s and
+#: 38-41 CPU-s.
 LOCAL_HEAT_ALL = Path(__file__).with_name("data") / "heat_all_local.py"
 POLL_INTERVAL = 0.1
 
