@@ -9,6 +9,7 @@ the faults), and a broken bundle failing it. One file: the tests share the machi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -222,6 +223,24 @@ def test_nodes_boot_systemd_and_match_the_stack(nodeset: nodes.NodeSet) -> None:
         assert nodes.node_exec(node, "hostname").strip() == node.hostname
         assert nodes.node_exec(node, "systemctl", "is-active", "openvswitch.service",
                                "ssh.service").split() == ["active", "active"]
+
+
+def test_a_command_on_a_node_runs_as_podman_exec_runs_it(nodeset: nodes.NodeSet) -> None:
+    """node_exec (and verify's target) exec through runc: the same container, cgroups,
+    environment and exit codes as ``podman exec``; podman exec without runc's state."""
+    compute = nodeset.by_role("Compute")[0]
+    prefix = nodes.exec_prefix(compute)
+    assert prefix[:4] == ("runc", "--root", str(nodes.RUNC_ROOT), "exec")
+    probe = "hostname; cat /proc/self/cgroup; echo $PATH; readlink /proc/self/ns/net"
+    podman = subprocess.run(["podman", "exec", compute.container, "sh", "-c", probe],
+                            capture_output=True, text=True, check=True).stdout
+    assert nodes.node_exec(compute, "sh", "-c", probe) == podman
+    assert podman.splitlines()[0] == compute.hostname
+    assert nodes.node_exec(compute, "cat", input_text="from stdin\n") == "from stdin\n"
+    exit7 = subprocess.run([*prefix, "sh", "-c", "exit 7"], capture_output=True, check=False)
+    assert exit7.returncode == 7
+    other = dataclasses.replace(compute, container_id="0" * 64)  # no runc state for it
+    assert nodes.exec_prefix(other) == ("podman", "exec", "-i", compute.container)
 
 
 def test_nodes_answer_ssh_with_the_key_and_pull_from_the_registry(

@@ -2,8 +2,8 @@
 
 The stub Nova (``fixtures/nodes/stub-nova``: the standalone fixture's signature-checking
 server, by a link, and its unit) runs on controller-0 as a systemd unit with the stack's generated
-shared secret. Each compute is a :class:`verify.Target`: chassis commands go through
-``podman exec`` into its node, the OVN DBs are the controllers' raft cluster over TCP.
+shared secret. Each compute is a :class:`verify.Target`: chassis commands are exec'd into
+its node (``nodes.exec_prefix``), the OVN DBs are the controllers' raft cluster over TCP.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def compute_target(nodeset: nodes.NodeSet, node: nodes.Node, secret_file: Path
         nodes.node_exec(node, "systemctl", "restart", "tripleo_ovn_controller.service")
 
     return verify.Target(
-        name=node.hostname, prefix=("podman", "exec", node.container),
+        name=node.hostname, prefix=nodes.exec_prefix(node),
         nb_db=_remotes(nodeset, NB_PORT), sb_db=_remotes(nodeset, SB_PORT),
         wrong_secret=wrong_secret, restart_controller=restart_controller,
     )  # fmt: skip
@@ -137,7 +137,7 @@ def _served_within(vm: verify.Vm, target: verify.Target, timeout: float) -> floa
 def sb_leader(nodeset: nodes.NodeSet) -> nodes.Node:
     """The controller whose southbound DB server is the raft leader."""
     for node in nodeset.by_role("Controller"):
-        proc = procs.run(["podman", "exec", node.container, "podman", "exec",
+        proc = procs.run([*nodes.exec_prefix(node), "podman", "exec",
                           "ovn_cluster_south_db_server", "ovn-appctl", "-t",
                           "/var/run/ovn/ovnsb_db.ctl", "cluster/status", "OVN_Southbound"],
                          check=False, timeout=30)

@@ -148,8 +148,8 @@ class Target:
     """Where a deployed agent runs: this host (standalone) or a rehearsal node.
 
     Commands that act on the chassis (OVS, namespaces, curl, podman) run through
-    ``prefix`` (``podman exec <node>`` for a node); the OVN DBs are reached over TCP from
-    here. ``wrong_secret``/``restart_controller`` name what the rest of the cloud can do
+    ``prefix`` (for a node, an exec into its container); the OVN DBs are reached over TCP
+    from here. ``wrong_secret``/``restart_controller`` name what the rest of the cloud can do
     for the fault checks, ``instances`` boots the cloud-init guest as Nova would; without
     them those rows SKIP with the reason.
     ``controller_log`` and ``vswitchd_ctl`` (an ``ovs-appctl -t`` target) are where the
@@ -382,8 +382,8 @@ WAIT_CONNECT_S = 1
 WAIT_INTERVAL_S = 0.3
 
 #: The wait for HTTP 200 as it runs on the target, in one command: on a node each command
-#: is a ``podman exec`` (about 0.17 CPU-s with conmon and runc), which a try every 0.3 s
-#: paid again and again; a try inside is fetch's curl. Prints the last try's output.
+#: is an exec into the node container (nodes.exec_prefix), which a try every 0.3 s would
+#: pay again and again; a try inside is fetch's curl. Prints the last try's output.
 #: Arguments: milliseconds to try for, seconds between tries, then the curl command.
 _UNTIL_200 = """
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
