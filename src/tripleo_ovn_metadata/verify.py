@@ -148,8 +148,8 @@ class Target:
     """Where a deployed agent runs: this host (standalone) or a rehearsal node.
 
     Commands that act on the chassis (OVS, namespaces, curl, podman) run through
-    ``prefix`` (for a node, an exec into its container); the OVN DBs are reached over TCP
-    from here. ``wrong_secret``/``restart_controller`` name what the rest of the cloud can do
+    ``prefix`` (for a node, an exec into its container); the OVN DBs are reached over
+    TCP from here. ``wrong_secret``/``restart_controller`` name what the rest of the cloud can do
     for the fault checks, ``instances`` boots the cloud-init guest as Nova would; without
     them those rows SKIP with the reason.
     ``controller_log`` and ``vswitchd_ctl`` (an ``ovs-appctl -t`` target) are where the
