@@ -219,8 +219,7 @@ def wait_booted(node: Node) -> None:
     deadline = time.monotonic() + BOOT_TIMEOUT
     state = ""
     while time.monotonic() < deadline:
-        proc = run(["podman", "exec", node.container, "systemctl", "is-system-running"],
-                   check=False)
+        proc = run([*exec_prefix(node), "systemctl", "is-system-running"], check=False)
         state = proc.stdout.strip()
         if state in ("running", "degraded"):
             if state == "degraded":
@@ -252,7 +251,7 @@ def _prepare(node: Node, nodeset: NodeSet, public_key: str) -> None:
 
 def check_registry(node: Node, address: str) -> None:
     """The registry must answer from ``node``; else one line naming both."""
-    proc = run(["podman", "exec", node.container, "curl", "-sf", "-m", "5",
+    proc = run([*exec_prefix(node), "curl", "-sf", "-m", "5",
                 f"http://{address}/v2/"], check=False)
     if proc.returncode != 0:
         raise ToolError(f"registry {address} is unreachable from {node.hostname} "
@@ -368,8 +367,8 @@ def status() -> list[NodeStatus]:
                     node.container_id or node.container], check=False)
         state = proc.stdout.strip() if proc.returncode == 0 else "missing"
         if state == "running":
-            system = run(["podman", "exec", node.container, "systemctl",
-                          "is-system-running"], check=False).stdout.strip()
+            system = run([*exec_prefix(node), "systemctl", "is-system-running"],
+                         check=False).stdout.strip()
             state = f"running, systemd {system or 'unknown'}"
         rows.append(NodeStatus(node.hostname, node.role, node.ip, state))
     return rows
