@@ -305,3 +305,23 @@ def test_an_image_the_nodes_cannot_reach_is_one_line(nodeset: nodes.NodeSet,
     assert str(caught.value) == (
         f"{env}: ContainerOvnMetadataImage: {ref} names {push}, which the nodes cannot "
         "reach (image build --for-nodes --env-file ...)")
+
+
+def test_a_node_restart_leaves_the_other_nodes_reachable(nodeset: nodes.NodeSet) -> None:
+    """Each node's systemd keeps to its own container cgroup: a restart of one node (its
+    shutdown trims the empty cgroups it sees) leaves ``exec`` into the others working."""
+    controller = nodeset.by_role("Controller")[0]
+    compute = nodeset.by_role("Compute")[0]
+    for node in nodeset.nodes:
+        # On the old nodes: ``name=systemd:/../../init.scope``, outside their own cgroup.
+        cgroup = nodes.node_exec(node, "cat", "/proc/1/cgroup").splitlines()
+        systemd = [line.split(":", 1)[1] for line in cgroup if ":name=systemd:" in line]
+        assert systemd == ["name=systemd:/init.scope"], (node.hostname, cgroup)
+    subprocess.run(["podman", "restart", "-t", "30", compute.container], check=True,
+                   capture_output=True)
+    nodes.wait_booted(compute)
+    for node in (controller, compute):
+        assert nodes.node_exec(node, "hostname").strip() == node.hostname
+        assert nodes.node_exec(node, "systemctl", "is-system-running",
+                               check=False).strip() in ("running", "degraded")
+    assert [row.state for row in nodes.status()] == ["running, systemd running"] * 2

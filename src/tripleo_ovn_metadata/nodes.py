@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +48,26 @@ REGISTRY_PORT = 8787
 NOFILE = 20000
 #: Zuul's names for the nodes of the multinode nodeset, by role.
 ZUUL_GROUPS = {"Controller": "controller", "Compute": "compute"}
+
+
+#: tmpfs options of podman's ``--systemd=always`` mounts (writable, executable).
+SYSTEMD_TMPFS = "rw,rprivate,nosuid,nodev,tmpcopyup"
+
+
+def systemd_args() -> list[str]:
+    """``podman run`` options for systemd as PID 1: what ``--systemd=always`` sets up, except
+    its bind of the host's whole ``/sys/fs/cgroup/systemd`` on this cgroup v1 host.
+
+    Through that bind every node's systemd moved itself to the hierarchy's root and shared
+    ``/system.slice`` with the others, and a node's shutdown trimmed the other nodes'
+    emptied container cgroups: after a ``podman restart`` of one node, ``podman exec`` (and
+    ``runc exec``) into every other node failed. With a private cgroup namespace and no
+    bind, each node's systemd sees its own container cgroup as the root.
+    """
+    tmpfs = [arg for path in ("/run", "/run/lock", "/tmp", "/var/log/journal")
+             for arg in ("--tmpfs", f"{path}:{SYSTEMD_TMPFS}")]
+    return ["--systemd=false", "--cgroupns=private", *tmpfs, "--env", "container=podman",
+            "--env", f"container_uuid={uuid.uuid4().hex}", "--stop-signal", "SIGRTMIN+3"]
 
 
 @dataclass
@@ -290,8 +311,7 @@ def up(controllers: int = 3, computes: int = 3, *, subnet: str = str(tht.CTLPLAN
                 node.container_id = run([
                     "podman", "run", "-d", "--name", node.container, "--hostname",
                     node.hostname, "--label", LABEL, "--network", NETWORK, "--ip", node.ip,
-                    "--privileged", "--systemd=always", "--cgroupns=private",
-                    "--stop-signal", "SIGRTMIN+3", "--stop-timeout", "30",
+                    "--privileged", *systemd_args(), "--stop-timeout", "30",
                     "--ulimit", f"nofile={NOFILE}:{NOFILE}", "--ulimit", "nproc=4096:4096",
                     "-v", f"{node.volume}:/var/lib/containers",
                     "--add-host", f"undercloud:{gateway}",
