@@ -188,8 +188,8 @@ class Faults:
                           self.leader_kill)
         self.runner.check("ovn_controller stopped on one compute: the agent waits, "
                           "the others serve", self.controller_stopped)
-        # Last: after `podman restart` of a node on this cgroup v1 host, `podman exec` into
-        # it can fail to join the container's cgroup for a while.
+        # Last: the other rows run on the nodes as the deploy left them, not on a
+        # compute that came back from a restart.
         self.runner.check("compute restarted: ovn_controller starts before the agent, "
                           "metadata back", self.compute_restart)
         return self.runner.checks
