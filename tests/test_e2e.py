@@ -253,19 +253,33 @@ def agent_image() -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
+def agent_id() -> str:
+    """The deployed agent container's id."""
+    return subprocess.run(["podman", "inspect", "--format", "{{.Id}}", deploy.AGENT],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def cgroups_of(ids: list[str]) -> list[Path]:
+    """The cgroup directories podman's cgroupfs manager made for ``ids``, in any hierarchy."""
+    return [d for cid in ids for d in Path("/sys/fs/cgroup").glob(f"*/*/libpod-{cid}")]
+
+
 def test_dev_loop_runs_the_changed_code_then_the_reverted(
         built_images: dict[str, str], tmp_path: Path, made: list[str]) -> None:
     assert not deploy.read_record(), "something is deployed already; run destroy first"
     marker = f"m-{os.getpid()}-{tmp_path.name}"
     tree = developer_checkout(tmp_path)
     add_marker(tree, marker)
+    agents: list[str] = []  # every agent container, each replaced with its sidecars adopted
     try:
         first = tool("deploy")
         assert first.returncode == 0, first.stderr[-2000:]
+        agents.append(agent_id())
         offset = log_size()
         changed = tool("dev-loop", "--source", str(tree))
         assert changed.returncode == 0, changed.stdout + changed.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", changed.stdout, re.M)[1])
+        agents.append(agent_id())
         assert re.search(r"^recreate containers .*ovn_metadata_agent recreated", changed.stdout,
                          re.M)
         assert re.search(r"^VM's 200, new agent +\d+\.\d s", changed.stdout, re.M)
@@ -279,6 +293,7 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         reverted = tool("dev-loop", "--source", str(tree))
         assert reverted.returncode == 0, reverted.stdout + reverted.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", reverted.stdout, re.M)[1])
+        agents.append(agent_id())
         assert "running agent: neutron-ovn-metadata-agent 21.0.1.dev3" in reverted.stdout
         since = log_since(offset)
         assert " INFO " in since, since  # the reverted agent started and logged
@@ -295,6 +310,7 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         wheeled = tool("dev-loop", "--wheel", str(wheel))
         assert wheeled.returncode == 0, wheeled.stdout + wheeled.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", wheeled.stdout, re.M)[1])
+        agents.append(agent_id())
         assert "running agent: neutron-ovn-metadata-agent 21.0.1.dev9" in wheeled.stdout
         assert f"dev-loop marker {marker}-wheel" in log_since(offset)
 
@@ -310,6 +326,7 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         unpacked = tool("dev-loop", "--rpm", str(rpm), "--rpm-unpack-without-deps")
         assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", unpacked.stdout, re.M)[1])
+        agents.append(agent_id())
         assert f"dev-loop marker {marker}-rpm" in log_since(offset)
 
         # And as a .deb that replaces the agent's file of Debian's python3-neutron.
@@ -319,6 +336,7 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         debbed = tool("dev-loop", "--deb", str(deb))
         assert debbed.returncode == 0, debbed.stdout + debbed.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", debbed.stdout, re.M)[1])
+        agents.append(agent_id())
         assert f"dev-loop marker {marker}-deb" in log_since(offset)
 
         # --sync: only the changed files over the installed package, no build.
@@ -327,6 +345,7 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         synced = tool("dev-loop", "--source", str(tree), "--sync")
         assert synced.returncode == 0, synced.stdout + synced.stderr[-2000:]
         made.append(re.search(r"^agent image: (\S+)$", synced.stdout, re.M)[1])
+        agents.append(agent_id())
         assert "running agent: neutron-ovn-metadata-agent 21.0.0" in synced.stdout
         assert f"dev-loop marker {marker}-sync" in log_since(offset)
         patched = made[-1]
@@ -342,10 +361,15 @@ def test_dev_loop_runs_the_changed_code_then_the_reverted(
         assert plain.returncode == 0, plain.stderr[-2000:]
         assert "ovn_metadata_agent: recreated" in plain.stdout
         assert agent_image() != patched
+        agents.append(agent_id())
     finally:
         gone = tool("destroy")
     assert gone.returncode == 0, gone.stderr[-2000:]
     assert not deploy.read_record()
+    # The replaced agents' cgroups (their adopted sidecars' conmons kept two of them busy)
+    # went with destroy too.
+    assert len(set(agents)) == len(agents) == 8, agents
+    assert cgroups_of(agents) == []
 
 
 # --- haproxy sidecars: adoption across agent restarts, a network added while the agent is

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tripleo_ovn_metadata import converge, paths, procs, secrets, yamlio
+from tripleo_ovn_metadata import cgroups, converge, paths, procs, secrets, yamlio
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
 from tripleo_ovn_metadata.progress import step
 
@@ -421,6 +421,8 @@ def deploy(options: Options) -> Result:
     inventory = options.inventory or standalone_inventory()
     names = container_names(role_data)
     before = container_ids(names)
+    # A replaced container's cgroup is known only while it exists (cgroups.py says why).
+    ran = {**record.get("cgroups", {}), **cgroups.cgroup_paths(before)}
     record.update(containers=names, vars_file=str(vars_file), inventory=str(inventory))
     _save_record(record)
     playbook_inputs = _playbook_inputs(vars_file, inventory)
@@ -435,7 +437,8 @@ def deploy(options: Options) -> Result:
             _save_record(record)
             run_playbook("deploy.yaml", inventory, vars_file, [secret])
     after = container_ids(names)
-    record.update(container_ids=after, playbook_inputs=playbook_inputs)
+    record.update(container_ids=after, playbook_inputs=playbook_inputs,
+                  cgroups=cgroups.prune({**ran, **cgroups.cgroup_paths(after)}))
     _save_record(record)
     changes = {}
     for name in names:
@@ -480,6 +483,8 @@ def destroy(purge_secret: bool = False) -> list[str]:
     removed.extend(f"container {name}" for name in record.get("containers", []))
     with step("haproxy sidecars"):
         removed.extend(remove_sidecars())
+    with step("cgroups of the removed containers"):
+        cgroups.prune(record.get("cgroups") or {})
     with step("namespaces the agent created"):
         before = set(record.get("netns_before", []))
         for name in netns_list():
