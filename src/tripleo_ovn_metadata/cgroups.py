@@ -56,8 +56,11 @@ def prune(recorded: Mapping[str, str]) -> dict[str, str]:
     every hierarchy; returns the entries left (running containers, busy directories)."""
     if not recorded:
         return {}
-    existing = set(procs.run(["podman", "ps", "--all", "--no-trunc", "--format", "{{.ID}}"],
-                             check=False).stdout.split())
+    listed = procs.run(["podman", "ps", "--all", "--no-trunc", "--format", "{{.ID}}"],
+                       check=False)
+    if listed.returncode != 0:
+        return dict(recorded)  # which containers exist is unknown: touch nothing
+    existing = set(listed.stdout.split())
     left = {}
     for cid, path in recorded.items():
         if not _podman_cgroup(cid, path):

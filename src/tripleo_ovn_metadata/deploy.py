@@ -438,7 +438,8 @@ def deploy(options: Options) -> Result:
             run_playbook("deploy.yaml", inventory, vars_file, [secret])
     after = container_ids(names)
     record.update(container_ids=after, playbook_inputs=playbook_inputs,
-                  cgroups=cgroups.prune({**ran, **cgroups.cgroup_paths(after)}))
+                  cgroups=cgroups.prune({**ran, **cgroups.cgroup_paths(
+                      {name: cid for name, cid in after.items() if cid not in ran})}))
     _save_record(record)
     changes = {}
     for name in names:
