@@ -6,14 +6,18 @@ session registry on 127.0.0.1:8787 (conftest) is never touched.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import subprocess
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tripleo_ovn_metadata import cli, registry
+from tripleo_ovn_metadata import cli, image, registry
 
 
 def _free_port() -> int:
@@ -103,3 +107,57 @@ def test_port_taken_by_something_else_is_one_line_error(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "docker-registry" in err
     assert not registry.status().running
+
+
+def _upload_blob(address: str, repository: str, data: bytes) -> None:
+    """One blob into ``repository`` and no manifest: what a push that failed leaves."""
+    start = urllib.request.Request(f"http://{address}/v2/{repository}/blobs/uploads/",
+                                   method="POST")
+    with urllib.request.urlopen(start, timeout=5) as resp:
+        location = resp.headers["Location"]
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    joiner = "&" if "?" in location else "?"
+    url = location if location.startswith("http") else f"http://{address}{location}"
+    finish = urllib.request.Request(f"{url}{joiner}digest={digest}", data=data, method="PUT",
+                                    headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(finish, timeout=5) as resp:
+        assert resp.status == 201
+
+
+def test_a_repository_with_blobs_and_no_tag_lists_nothing(private: str,
+                                                          tiny_image: str) -> None:
+    registry.start(private)
+    _push(tiny_image, f"{private}/tripleo-ovn-metadata/tiny:1")
+    _upload_blob(private, "tripleo-ovn-metadata/half", b"a layer without its manifest\n")
+    catalog = registry._api(private, "/v2/_catalog").get("repositories")
+    assert "tripleo-ovn-metadata/half" in catalog
+    assert registry.list_images(private) == ["tripleo-ovn-metadata/tiny:1"]
+
+
+def test_pushes_of_one_image_wait_for_each_other(private: str, tiny_image: str) -> None:
+    """A push waits while another holds the push lock; two at once push the image once."""
+    registry.start(private)
+    dest = f"{private}/tripleo-ovn-metadata/tiny:2"
+    results: list[image.Pushed] = []
+
+    def push() -> None:
+        results.append(image.push(tiny_image, dest))
+
+    with image._push_lock():
+        waiting = threading.Thread(target=push)
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive() and not registry.has_tag(
+            private, "tripleo-ovn-metadata/tiny", "2")
+    waiting.join(timeout=60)
+    assert [r.skipped for r in results] == [False]
+
+    dest = f"{private}/tripleo-ovn-metadata/tiny:3"
+    both = [threading.Thread(target=push) for _ in range(2)]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join(timeout=60)
+    assert sorted(r.skipped for r in results[1:]) == [False, True]
+    assert registry.list_images(private) == ["tripleo-ovn-metadata/tiny:2",
+                                             "tripleo-ovn-metadata/tiny:3"]

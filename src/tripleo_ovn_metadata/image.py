@@ -135,12 +135,28 @@ def _with_parents(rendered: kolla_recipe.Rendered, images: Iterable[str] | None)
 
 
 @contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    """One build at a time per cache dir (tests, e2e and CLI may ask together)."""
-    paths.cache_dir().mkdir(parents=True, exist_ok=True)
-    with open(paths.cache_dir() / "image-build.lock", "w") as lock:
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on ``path`` (created if missing), held for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def _build_lock() -> contextlib.AbstractContextManager[None]:
+    """One build at a time per cache dir (tests, e2e and CLI may ask together)."""
+    return _file_lock(paths.cache_dir() / "image-build.lock")
+
+
+def _push_lock() -> contextlib.AbstractContextManager[None]:
+    """One push at a time to this machine's registry, whichever checkout pushes.
+
+    NOTE: two skopeo copies of one image at once (seen on a fresh machine: a rehearsal's
+    ``image build`` beside the tests' own build) can make docker-registry refuse the
+    second manifest ("digest invalid", "manifest blob unknown") and leave that
+    repository without a tag. Serialized, the second copy finds the tag and skips.
+    """
+    return _file_lock(registry.registry_dir() / "push.lock")
 
 
 def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], needed: set[str], *,
@@ -190,8 +206,14 @@ def push(source: str, dest: str, *, force: bool = False) -> Pushed:
     """Copy a local image to the registry (skopeo); counts the blobs that were new there.
 
     The registry writes the tag only after every blob and the manifest arrived, so a
-    failed push leaves the existing tags as they were.
+    failed push leaves the existing tags as they were. Pushes wait for each other
+    (:func:`_push_lock`).
     """
+    with _push_lock():
+        return _push_unlocked(source, dest, force=force)
+
+
+def _push_unlocked(source: str, dest: str, *, force: bool) -> Pushed:
     address, _, rest = dest.partition("/")
     repository, _, tag = rest.rpartition(":")
     if not force and registry.has_tag(address, repository, tag):

@@ -266,11 +266,21 @@ def list_images(address: str | None = None) -> list[str]:
         catalog = _api(address, "/v2/_catalog?n=1000").get("repositories") or []
         refs = []
         for repo in catalog:
-            tags = _api(address, f"/v2/{repo}/tags/list").get("tags") or []
-            refs.extend(f"{repo}:{tag}" for tag in tags)
+            refs.extend(f"{repo}:{tag}" for tag in _tags(address, repo))
     except (OSError, ValueError) as exc:
         raise ToolError(f"registry {address} did not answer: {exc}") from None
     return sorted(refs)
+
+
+def _tags(address: str, repository: str) -> list[str]:
+    """The tags of ``repository``; none for a repository the catalog lists only for its
+    blobs (a push that failed before its manifest: tags/list answers 404 there)."""
+    try:
+        return _api(address, f"/v2/{repository}/tags/list").get("tags") or []
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return []
+        raise
 
 
 def has_tag(address: str, repository: str, tag: str) -> bool:
