@@ -34,20 +34,25 @@ def private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     registry.stop()
 
 
-@pytest.fixture
-def tiny_image(tmp_path: Path) -> Iterator[str]:
-    """A one-file image in containers-storage (built with buildah from scratch)."""
-    ref = "localhost/tripleo-ovn-metadata-test/tiny:1"
-    (tmp_path / "hello").write_text("hello\n")
+def _image_with_file(tmp_path: Path, ref: str, text: str) -> str:
+    """A one-layer image in containers-storage whose layer holds ``text``."""
+    (tmp_path / "file").write_text(text)
     ctr = subprocess.run(["buildah", "from", "scratch"], check=True, capture_output=True,
                          text=True).stdout.strip()
     try:
-        subprocess.run(["buildah", "copy", ctr, str(tmp_path / "hello"), "/hello"], check=True,
+        subprocess.run(["buildah", "copy", ctr, str(tmp_path / "file"), "/file"], check=True,
                        capture_output=True)
         subprocess.run(["buildah", "commit", "--quiet", ctr, ref], check=True,
                        capture_output=True)
     finally:
         subprocess.run(["buildah", "rm", ctr], check=False, capture_output=True)
+    return ref
+
+
+@pytest.fixture
+def tiny_image(tmp_path: Path) -> Iterator[str]:
+    """A one-file image in containers-storage (built with buildah from scratch)."""
+    ref = _image_with_file(tmp_path, "localhost/tripleo-ovn-metadata-test/tiny:1", "hello\n")
     yield ref
     subprocess.run(["podman", "rmi", ref], check=False, capture_output=True)
 
@@ -143,7 +148,7 @@ def test_pushes_of_one_image_wait_for_each_other(private: str, tiny_image: str) 
     def push() -> None:
         results.append(image.push(tiny_image, dest))
 
-    with image._push_lock():
+    with registry.push_lock():
         waiting = threading.Thread(target=push)
         waiting.start()
         time.sleep(1.0)
@@ -161,3 +166,57 @@ def test_pushes_of_one_image_wait_for_each_other(private: str, tiny_image: str) 
     assert sorted(r.skipped for r in results[1:]) == [False, True]
     assert registry.list_images(private) == ["tripleo-ovn-metadata/tiny:2",
                                              "tripleo-ovn-metadata/tiny:3"]
+
+
+def test_gc_frees_a_deleted_images_blobs_and_keeps_the_tagged(
+    private: str, tiny_image: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.start(private)
+    kept = f"{private}/tripleo-ovn-metadata/tiny:1"
+    _push(tiny_image, kept)
+    gone = _image_with_file(tmp_path, "localhost/tripleo-ovn-metadata-test/gone:1",
+                            "a layer only the deleted image has\n" * 1000)
+    try:
+        _push(gone, f"{private}/tripleo-ovn-metadata/gone:1")
+    finally:
+        subprocess.run(["podman", "rmi", gone], check=False, capture_output=True)
+    digest = image.remote_digest(f"{private}/tripleo-ovn-metadata/gone:1")
+    registry.delete(private, "tripleo-ovn-metadata/gone", digest)
+    blobs = registry.blob_sizes()
+    pid = registry.status().pid
+
+    assert cli.main(["registry", "gc", "--dry-run"]) == 0
+    # Its manifest, config and layer: the registry keeps manifests as blobs too.
+    assert "would delete 3 blobs" in capsys.readouterr().out
+    assert registry.blob_sizes() == blobs
+
+    assert cli.main(["registry", "gc"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("registry gc: deleted 3 blobs; storage ") and out.count("\n") == 1
+    assert f"running again on {private}" in out
+    assert len(registry.blob_sizes()) == len(blobs) - 3
+    state = registry.status()
+    assert state.running and state.address == private and state.pid != pid
+    assert registry.list_images(private) == ["tripleo-ovn-metadata/tiny:1"]
+    copied = subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                             f"docker://{kept}", f"dir:{tmp_path / 'kept'}"],
+                            capture_output=True, text=True, check=False)
+    assert copied.returncode == 0, copied.stderr
+
+
+def test_gc_is_refused_while_the_nodes_listener_serves_the_storage(
+    private: str, tiny_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.start(private)
+    _push(tiny_image, f"{private}/tripleo-ovn-metadata/tiny:1")
+    listener = f"127.0.0.1:{_free_port()}"
+    registry._spawn(registry._listener_file(), listener, registry._listener_config(listener),
+                    20)
+    try:
+        before = registry.blob_sizes()
+        assert cli.main(["registry", "gc"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and listener in err and "nodes down" in err
+        assert registry.status().running and registry.blob_sizes() == before
+    finally:
+        registry.stop_listener()

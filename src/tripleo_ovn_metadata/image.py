@@ -9,15 +9,14 @@ pushed" (in the registry), and a failed build or push never moves an existing ta
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tripleo_ovn_metadata import kolla_recipe, paths, registry
+from tripleo_ovn_metadata import kolla_recipe, locks, paths, registry
 from tripleo_ovn_metadata.errors import InputError, ToolError
 from tripleo_ovn_metadata.procs import run
 from tripleo_ovn_metadata.progress import step
@@ -134,29 +133,9 @@ def _with_parents(rendered: kolla_recipe.Rendered, images: Iterable[str] | None)
     return needed
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive flock on ``path`` (created if missing), held for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def _build_lock() -> contextlib.AbstractContextManager[None]:
     """One build at a time per cache dir (tests, e2e and CLI may ask together)."""
-    return _file_lock(paths.cache_dir() / "image-build.lock")
-
-
-def _push_lock() -> contextlib.AbstractContextManager[None]:
-    """One push at a time to this machine's registry, whichever checkout pushes.
-
-    NOTE: two skopeo copies of one image at once (seen on a fresh machine: a rehearsal's
-    ``image build`` beside the tests' own build) can make docker-registry refuse the
-    second manifest ("digest invalid", "manifest blob unknown") and leave that
-    repository without a tag. Serialized, the second copy finds the tag and skips.
-    """
-    return _file_lock(registry.registry_dir() / "push.lock")
+    return locks.file_lock(paths.cache_dir() / "image-build.lock")
 
 
 def _build_chain(rendered: kolla_recipe.Rendered, wanted: dict[str, str], needed: set[str], *,
@@ -207,9 +186,9 @@ def push(source: str, dest: str, *, force: bool = False) -> Pushed:
 
     The registry writes the tag only after every blob and the manifest arrived, so a
     failed push leaves the existing tags as they were. Pushes wait for each other
-    (:func:`_push_lock`).
+    (:func:`registry.push_lock`).
     """
-    with _push_lock():
+    with registry.push_lock():
         return _push_unlocked(source, dest, force=force)
 
 

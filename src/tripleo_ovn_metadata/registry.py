@@ -19,8 +19,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tripleo_ovn_metadata import paths
+from tripleo_ovn_metadata import locks, paths
 from tripleo_ovn_metadata.errors import BundleError, InputError, ToolError
+from tripleo_ovn_metadata.procs import run
+from tripleo_ovn_metadata.progress import step
 
 #: The undercloud's registry address; podman and skopeo treat it as insecure (HTTP).
 #: ``TRIPLEO_OVN_METADATA_REGISTRY`` moves it (another loopback port, e.g. for a second
@@ -59,6 +61,18 @@ def storage_dir() -> Path:
 
 def _state_file() -> Path:
     return registry_dir() / "registry.json"
+
+
+def push_lock() -> contextlib.AbstractContextManager[None]:
+    """One push (or garbage collection) at a time on this machine's registry, whichever
+    checkout asks.
+
+    NOTE: two skopeo copies of one image at once (seen on a fresh machine: a rehearsal's
+    ``image build`` beside the tests' own build) can make docker-registry refuse the
+    second manifest ("digest invalid", "manifest blob unknown") and leave that
+    repository without a tag. Serialized, the second copy finds the tag and skips.
+    """
+    return locks.file_lock(registry_dir() / "push.lock")
 
 
 def check_address(address: str) -> str:
@@ -324,3 +338,58 @@ def blob_sizes() -> dict[str, int]:
         for data in root.glob("*/*/*/data"):
             sizes[f"{data.parts[-4]}:{data.parts[-2]}"] = data.stat().st_size
     return sizes
+
+
+# --- Garbage collection: the blobs no manifest references any more ---------------------
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What ``registry gc`` found and freed."""
+
+    blobs: int
+    before: int
+    after: int
+    restarted: str | None
+
+
+def storage_bytes() -> int:
+    """Bytes of every file in the registry's storage."""
+    root = storage_dir()
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
+
+
+def garbage_collect(*, untagged: bool = False, dry_run: bool = False) -> Collected:
+    """docker-registry's ``garbage-collect`` on this tool's storage: deleting a manifest
+    (``made``, a forced rebuild's old tag) leaves its blobs on disk until then.
+
+    The registry must not serve while it runs: a running registry is stopped and started
+    again on its address; pushes wait (:func:`push_lock`). ``untagged`` also deletes
+    manifests no tag names. Refused while the nodes' listener serves the same storage.
+    """
+    listener = listener_address()
+    if listener:
+        raise BundleError(f"the nodes' registry listener serves this storage on {listener}; "
+                          "run gc after nodes down")
+    if not Path(_BINARY).exists():
+        raise ToolError(f"{_BINARY}: not installed (run tools/setup.sh)")
+    with push_lock():
+        state = status()
+        before = storage_bytes()
+        if not before:
+            return Collected(0, 0, 0, None)
+        config = registry_dir() / "gc.yml"
+        config.write_text(_config(state.address), encoding="utf-8")
+        flags = [*(["--delete-untagged"] if untagged else []), *(["--dry-run"] if dry_run else [])]
+        if state.running:
+            stop()
+        try:
+            with step("registry garbage-collect") as current:
+                proc = run([_BINARY, "garbage-collect", *flags, str(config)], timeout=600)
+                blobs = (proc.stdout + proc.stderr).count("blob eligible for deletion")
+                current.nbytes = before - storage_bytes()
+        finally:
+            config.unlink(missing_ok=True)
+            if state.running:
+                start(state.address)
+        return Collected(blobs, before, storage_bytes(), state.address if state.running else None)
