@@ -195,7 +195,9 @@ def netns(all_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
                   root=tmp_path_factory.mktemp("ovn"))
     space.started.append(f"{space.prefix}netns")
     try:
+        # No TIME_WAIT entries in this netns (test_healthchecks_follow_the_db_and_northd).
         podman("run", "-d", "--name", f"{space.prefix}netns", "--network", "none",
+               "--sysctl", "net.ipv4.tcp_max_tw_buckets=0",
                all_images["ContainerOvnNbDbImage"], "sleep", "infinity")
         yield space
     finally:
@@ -361,8 +363,11 @@ def test_healthchecks_follow_the_db_and_northd(netns: Netns, controller: dict[st
     podman("stop", "-t", "2", f"{netns.prefix}ovn_cluster_south_db_server")
     until(lambda: not connected(), "ovn-controller to see SB gone", 30)
     # NOTE: tripleo-common's healthcheck_port takes the TIME_WAIT entries the closed SB
-    # connections leave in /proc/net/tcp (inode 0) for a match, so the check fails only
-    # once they expire (60 s on Linux).
+    # connections leave in /proc/net/tcp (inode 0) for a match, so the check would fail
+    # only once they expire (60 s on Linux, idle time in the suite). The test's netns
+    # keeps none (tcp_max_tw_buckets=0): the check fails as soon as SB is gone.
+    assert netns.sh("ovn_controller", "cat /proc/sys/net/ipv4/tcp_max_tw_buckets"
+                    ).stdout.strip() == "0"
     until(lambda: not healthy(), "the healthcheck to fail with SB stopped", 90)
     podman("start", f"{netns.prefix}ovn_cluster_south_db_server")
     until(connected, "ovn-controller to reconnect to SB", 90)
