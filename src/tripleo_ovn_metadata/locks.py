@@ -10,9 +10,9 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive flock on ``path`` (created with its directory if missing), held for
-    the block; released when the process exits, however it exits."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """An exclusive flock on ``path`` (created with its directory, root's only, if
+    missing), held for the block; released when the process exits, however it exits."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield

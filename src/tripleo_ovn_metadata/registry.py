@@ -363,9 +363,10 @@ def garbage_collect(*, untagged: bool = False, dry_run: bool = False) -> Collect
     """docker-registry's ``garbage-collect`` on this tool's storage: deleting a manifest
     (``made``, a forced rebuild's old tag) leaves its blobs on disk until then.
 
-    The registry must not serve while it runs: a running registry is stopped and started
-    again on its address; pushes wait (:func:`push_lock`). ``untagged`` also deletes
-    manifests no tag names. Refused while the nodes' listener serves the same storage.
+    The registry must not serve while it deletes: a running registry is stopped and
+    started again on its address (``dry_run`` only reads, and leaves it serving); pushes
+    wait (:func:`push_lock`). ``untagged`` also deletes manifests no tag names. Refused
+    while the nodes' listener serves the same storage.
     """
     listener = listener_address()
     if listener:
@@ -381,7 +382,8 @@ def garbage_collect(*, untagged: bool = False, dry_run: bool = False) -> Collect
         config = registry_dir() / "gc.yml"
         config.write_text(_config(state.address), encoding="utf-8")
         flags = [*(["--delete-untagged"] if untagged else []), *(["--dry-run"] if dry_run else [])]
-        if state.running:
+        restart = state.running and not dry_run
+        if restart:
             stop()
         try:
             with step("registry garbage-collect") as current:
@@ -390,6 +392,6 @@ def garbage_collect(*, untagged: bool = False, dry_run: bool = False) -> Collect
                 current.nbytes = before - storage_bytes()
         finally:
             config.unlink(missing_ok=True)
-            if state.running:
+            if restart:
                 start(state.address)
-        return Collected(blobs, before, storage_bytes(), state.address if state.running else None)
+        return Collected(blobs, before, storage_bytes(), state.address if restart else None)
