@@ -22,7 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tripleo_ovn_metadata import heat_all, nodes, paths, registry, render, secrets, tht, yamlio
+from tripleo_ovn_metadata import (
+    ansible_log,
+    heat_all,
+    nodes,
+    paths,
+    registry,
+    render,
+    secrets,
+    tht,
+    yamlio,
+)
 from tripleo_ovn_metadata.errors import InputError, ToolError
 from tripleo_ovn_metadata.progress import step
 
@@ -191,7 +201,7 @@ def _venv(name: str) -> Path:
 #: What this deploy changes in tripleo-common's ansible.cfg: facts cached per node set
 #: (the nodes' hostnames come back with every ``nodes up``), ansible-playbook's output
 #: kept by :func:`run_playbook` in one log (no second copy through ``log_path``), and
-#: the default stdout callback, whose lines :func:`failed_task` reads.
+#: the default stdout callback, whose lines :func:`ansible_log.last_failure` reads.
 CFG_OVERRIDES = {"fact_caching_connection": "fact_cache", "log_path": None,
                  "stdout_callback": None, "callback_whitelist": None}
 
@@ -283,24 +293,8 @@ def run_playbook(
         current.detail = f"log {log}"
     if proc.returncode != 0:
         raise ToolError(f"{what} failed (ansible-playbook exit {proc.returncode}): "
-                        f"{failed_task(log)}; see {log}")
+                        f"{ansible_log.last_failure(log)}; see {log}")
     return time.monotonic() - started
-
-
-def failed_task(log: Path) -> str:
-    """The last failure of the last run in an ansible log (ignored ones skipped), one line."""
-    text = log.read_text(encoding="utf-8", errors="replace")
-    task, failure = "", ""
-    for line in text.rsplit("\n=== ", 1)[-1].splitlines():
-        if line.startswith("TASK ["):
-            task = line[len("TASK ["):].split("]")[0]
-        elif line.startswith(("fatal:", "failed:")):
-            failure = f"{task}: {line[:300]}"
-        elif line.startswith("...ignoring"):
-            failure = ""
-        elif line.startswith("ERROR!"):
-            failure = f"{task}: {line[:300]}"
-    return failure or "no failed task in the log"
 
 
 def deploy(user_env: Sequence[Path], *, roles_data: Path | None = None) -> Workdir:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tripleo_ovn_metadata import nodes, paths, yamlio
+from tripleo_ovn_metadata import ansible_log, nodes, paths, yamlio
 from tripleo_ovn_metadata.errors import BundleError, CheckFailed, InputError, ToolError
 from tripleo_ovn_metadata.progress import step
 
@@ -75,27 +75,9 @@ def _playbook(playbook: str, inventory: Path, log: Path,
                               cwd=str(paths.bundle_root()), env=env, stdout=out,
                               stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
-        raise CheckFailed(f"{playbook} failed (exit {proc.returncode}): {failure_of(log)}; "
-                          f"see {log}")
+        raise CheckFailed(f"{playbook} failed (exit {proc.returncode}): "
+                          f"{ansible_log.last_failure(log)}; see {log}")
     return time.monotonic() - started
-
-
-def failure_of(log: Path, width: int = 400) -> str:
-    """The last failed task of the log's last playbook and the last line it printed (its
-    stderr, else its msg): for a task that ran this tool, the tool's own error line."""
-    text = log.read_text(encoding="utf-8", errors="replace").rsplit("\n=== ", 1)[-1]
-    task, reason = "", "no failed task in the log"
-    for line in text.splitlines():
-        if line.startswith("TASK ["):
-            task = line[len("TASK ["):].split("]")[0]
-        elif line.startswith("fatal: ") and " => " in line:
-            try:
-                result = json.loads(line.split(" => ", 1)[1])
-            except ValueError:
-                result = {}
-            said = str(result.get("stderr") or result.get("msg") or line).strip()
-            reason = f"{task}: {said.splitlines()[-1] if said else line}"
-    return reason[:width]
 
 
 def run_job(job: str = MULTINODE_JOB, extra_vars: Mapping[str, object] | None = None) -> JobRun:
