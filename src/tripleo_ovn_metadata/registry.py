@@ -389,9 +389,10 @@ def garbage_collect(*, untagged: bool = False, dry_run: bool = False) -> Collect
             with step("registry garbage-collect") as current:
                 proc = run([_BINARY, "garbage-collect", *flags, str(config)], timeout=600)
                 blobs = (proc.stdout + proc.stderr).count("blob eligible for deletion")
-                current.nbytes = before - storage_bytes()
+                after = storage_bytes()
+                current.nbytes = before - after
         finally:
             config.unlink(missing_ok=True)
             if restart:
                 start(state.address)
-        return Collected(blobs, before, storage_bytes(), state.address if restart else None)
+        return Collected(blobs, before, after, state.address if restart else None)
