@@ -114,6 +114,9 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
         assert re.search(rf"^PASS +{re.escape(verify.CLOUD_INIT_CHECK)} .*instance-id, "
                          r"hostname tom-guest-\w{8}, SSH key via DataSourceOpenStack",
                          checked.stdout, re.MULTILINE), checked.stdout
+        # Like a cloud image, the guest's disk names no nameserver (the build host's is
+        # unreachable from br-int: cloud-init's first lookups waited 18 s on it).
+        assert guest_file("/etc/resolv.conf") == ""
         # Sidecars are on by default: one per network, kept across the agent's restart
         # with no failed request, and stopped with their network.
         for row in (verify.SIDECAR_CHECK, verify.RESTART_CHECK, verify.REMOVAL_CHECK):
@@ -187,6 +190,13 @@ def test_deploy_verify_redeploy_destroy(built_images: dict[str, str]) -> None:
             assert secret not in path.read_text(), path
     finally:
         shutil.rmtree(bundle)  # the machine as the test found it
+
+
+def guest_file(path: str) -> str:
+    """A file of the cached cloud-init guest's disk, read with debugfs (not mounted)."""
+    (disk,) = verify.guest_cache().glob("*/disk.raw")
+    return subprocess.run(["debugfs", "-R", f"cat {path}", str(disk)], capture_output=True,
+                          text=True, check=True).stdout
 
 
 def test_verify_without_deploy_is_one_line() -> None:
