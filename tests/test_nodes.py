@@ -93,6 +93,7 @@ def _rows(log: str) -> dict[str, str]:
 
 def test_rehearse_three_controllers_three_computes(registry: str) -> None:
     assert nodes.load() is None, "rehearsal nodes are already up on this machine"
+    tmp_before = set(Path("/tmp").glob("ansible-*"))
     proc = subprocess.run([str(TOOL), "rehearse"], capture_output=True, text=True,
                           timeout=1800, check=False)
     log = (nodes.nodes_dir() / "job.log").read_text(encoding="utf-8")
@@ -124,6 +125,9 @@ def test_rehearse_three_controllers_three_computes(registry: str) -> None:
                           check=False).returncode == 1
     assert registry_lib.listener_address() is None
     assert nodes.load() is None
+    # The undercloud's Ansible temporary files were in the node set's work dir, not in
+    # tripleo-common's /tmp/ansible-${USER}.
+    assert set(Path("/tmp").glob("ansible-*")) == tmp_before
 
 
 #: What tools/setup.d/20-python-venv.sh hashes to decide whether .venv is up to date.

@@ -92,6 +92,11 @@ class Workdir:
         return self.root / "ansible.log"
 
     @property
+    def remote_tmp(self) -> Path:
+        """The undercloud's Ansible temporary files (its ``ansible_remote_tmp``)."""
+        return self.root / "undercloud-tmp"
+
+    @property
     def ansible_cfg(self) -> Path:
         """The ansible.cfg tripleo-common writes for a deploy (:func:`write_ansible_cfg`)."""
         return self.root / "ansible.cfg"
@@ -185,9 +190,13 @@ def _write_inventory(heat: heat_all.HeatAll, nodeset: nodes.NodeSet, work: Workd
         ansible_python_interpreter="/usr/bin/python3",
     )  # fmt: skip
     inventory.write_static_inventory(str(work.inventory))
-    # The undercloud's tasks run with the venv that has ansible's Python dependencies.
+    # The undercloud's tasks run with the venv that has ansible's Python dependencies, and
+    # keep their temporary files in the work dir (removed with the node set), not in
+    # tripleo-common's /tmp/ansible-${USER}, which outlived every deploy.
     data = yamlio.load_mapping(work.inventory)
-    data["Undercloud"]["vars"]["ansible_python_interpreter"] = str(_venv("python"))
+    undercloud = data["Undercloud"]["vars"]
+    undercloud["ansible_python_interpreter"] = str(_venv("python"))
+    undercloud["ansible_remote_tmp"] = str(work.remote_tmp)
     yamlio.write_atomic(work.inventory, data)
 
 
